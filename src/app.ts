@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto'
+import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
+import type { TokenCredential } from '@azure/identity'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { pino, type DestinationStream } from 'pino'
+import { createArmClient } from './arm.js'
+import { createAuditor } from './audit.js'
+import { systemClock, type Clock } from './clock.js'
+import type { Config } from './config.js'
+import { loggerOptions } from './logger.js'
+import authenticate from './plugins/authenticate.js'
+import errorHandler from './plugins/error-handler.js'
+import type { Policy } from './policy.js'
+import healthRoutes from './routes/health.js'
+import tokenRoutes from './routes/tokens.js'
+import { createTokenCache } from './token-cache.js'
+
+export interface AppOptions {
+  config: Readonly<Config>
+  policy: Policy
+  /** The broker's Azure identity: ManagedIdentityCredential or WorkloadIdentityCredential in production. */
+  credential: TokenCredential
+  /** Where log lines go; stdout by default. */
+  logStream?: DestinationStream
+  clock?: Clock
+  /** ARM transport overrides, for the emulator and tests. */
+  armHttpClient?: HttpClient
+  armTls?: TlsSettings
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Builds the broker, not yet listening. Everything that leaves the process is passed in. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, policy, credential, clock = systemClock } = options
+  const logger = pino(loggerOptions(config.logLevel), options.logStream ?? pino.destination(1))
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Token routes write one audit record each; a second access line per request would only add cost.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    genReqId: (request) => {
+      const offered = request.headers['x-request-id']
+      return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID()
+    },
+    routerOptions: { caseSensitive: false },
+    bodyLimit: 1024,
+    // The slowest legitimate request is one ARM mint; anything slower is a stuck client.
+    requestTimeout: config.arm.timeoutMs + 5_000,
+    connectionTimeout: config.arm.timeoutMs + 5_000,
+    keepAliveTimeout: 65_000
+  })
+
+  let ready = true
+  app.decorate('markNotReady', () => {
+    ready = false
+  })
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  await app.register(errorHandler)
+  await app.register(authenticate, { auth: config.auth })
+
+  const arm = createArmClient({
+    arm: config.arm,
+    account: config.account,
+    credential,
+    logger: logger.child({ component: 'arm' }),
+    ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
+    ...(options.armTls ? { tls: options.armTls } : {})
+  })
+  const tokenCache = createTokenCache({
+    maxEntries: config.cache.maxEntries,
+    minRemainingSeconds: config.cache.minRemainingSeconds,
+    refreshAheadSeconds: config.cache.refreshAheadSeconds,
+    clock,
+    onRefreshError: (key, error) => logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
+  })
+  const auditor = createAuditor({ logger, hmacKey: config.auditHmacKey })
+
+  await app.register(healthRoutes, { isReady: () => ready })
+  await app.register(tokenRoutes, {
+    accountName: config.account.name,
+    policy: () => policy,
+    tokenCache,
+    arm,
+    auditor
+  })
+  return app
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Turns /readyz to 503, at the start of a graceful shutdown. */
+    markNotReady(): void
+  }
+}

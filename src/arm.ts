@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { TokenCredential } from '@azure/identity'
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createEmptyPipeline,
+  createHttpHeaders,
+  createPipelineRequest,
+  tlsPolicy,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+  type TlsSettings
+} from '@azure/core-rest-pipeline'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import { brokerError, isBrokerError, type BrokerError } from './errors.js'
+import { ARM_SCOPE_NAMES, type Scope } from './scope.js'
+
+export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
+const DEFAULT_RETRY_AFTER_SECONDS = 5
+const BACKOFF_BASE_MS = 200
+const IDENTITY_ERRORS = new Set([
+  'CredentialUnavailableError',
+  'AuthenticationError',
+  'AuthenticationRequiredError',
+  'AggregateAuthenticationError'
+])
+
+export interface MintRequest {
+  scope: Scope
+  id?: string | undefined
+}
+
+export interface MintedToken {
+  accessToken: string
+  armRequestId: string | undefined
+}
+
+export interface ArmClient {
+  mint(request: MintRequest): Promise<MintedToken>
+}
+
+export interface ArmClientOptions {
+  arm: Config['arm']
+  account: Config['account']
+  credential: TokenCredential
+  logger: Logger
+  httpClient?: HttpClient
+  tls?: TlsSettings
+  /** Jitter source for retry backoff; injectable for tests. */
+  random?: () => number
+}
+
+/**
+ * Mints restricted viewer tokens through ARM. One pipeline serves every call, so the
+ * bearer-token policy keeps reusing the identity token until it nears expiry.
+ */
+export function createArmClient(options: ArmClientOptions): ArmClient {
+  const { arm, account, credential, logger, random = Math.random } = options
+  const pipeline = createEmptyPipeline()
+  if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
+  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: ARM_TOKEN_SCOPE }))
+  // Requests that get this far have their identity token: a later timeout is ARM's, not the identity endpoint's.
+  const reachedArm = new WeakSet<PipelineRequest>()
+  pipeline.addPolicy({
+    name: 'markReachedArm',
+    sendRequest(request, next) {
+      reachedArm.add(request)
+      return next(request)
+    }
+  })
+  const httpClient = options.httpClient ?? createDefaultHttpClient()
+  const url =
+    `${arm.endpoint}/subscriptions/${encodeURIComponent(account.subscriptionId)}` +
+    `/resourceGroups/${encodeURIComponent(account.resourceGroup)}` +
+    `/providers/Microsoft.VideoIndexer/accounts/${encodeURIComponent(account.name)}` +
+    `/generateRestrictedViewerAccessToken?api-version=${encodeURIComponent(arm.apiVersion)}`
+
+  async function mint({ scope, id }: MintRequest): Promise<MintedToken> {
+    const body: Record<string, string> = { scope: ARM_SCOPE_NAMES[scope] }
+    if (scope === 'video') body.videoId = id as string
+    if (scope === 'project') body.projectId = id as string
+    const correlationId = randomUUID()
+    const deadline = AbortSignal.timeout(arm.timeoutMs)
+    const log = logger.child({ armCorrelationId: correlationId, scope: body.scope })
+
+    for (let attempt = 0; ; attempt++) {
+      const request = createPipelineRequest({
+        url,
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: createHttpHeaders({
+          'content-type': 'application/json',
+          'x-ms-correlation-request-id': correlationId
+        }),
+        abortSignal: deadline
+      })
+      const started = performance.now()
+      let failure: BrokerError
+      let retryAfterMs: number | undefined
+      try {
+        const response = await untilAborted(pipeline.sendRequest(httpClient, request), deadline)
+        const armRequestId = response.headers.get('x-ms-request-id')
+        log.info(
+          { armRequestId, status: response.status, attempt, durationMs: Math.round(performance.now() - started) },
+          'arm call'
+        )
+        if (response.status === 200) return { accessToken: readAccessToken(response), armRequestId }
+        failure = responseError(response, armRequestId)
+        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
+      } catch (error) {
+        failure = transportError(error, deadline.aborted, reachedArm.has(request))
+        log.warn({ attempt, code: failure.code, err: error }, 'arm call failed')
+      }
+      if (!isRetryable(failure) || attempt >= arm.maxRetries) throw failure
+      const waitMs = retryAfterMs ?? backoff(attempt, random)
+      if (waitMs > arm.retryAfterCapSeconds * 1000) throw failure
+      try {
+        await sleep(waitMs, undefined, { signal: deadline })
+      } catch {
+        throw failure
+      }
+    }
+  }
+
+  return { mint }
+}
+
+function readAccessToken(response: PipelineResponse): string {
+  const token = (parseJson(response.bodyAsText) as { accessToken?: unknown } | undefined)?.accessToken
+  if (typeof token === 'string' && token.length > 0) return token
+  throw brokerError('ARM_ERROR', {
+    details: [{ code: 'InvalidResponse', message: 'ARM answered 200 without an access token' }]
+  })
+}
+
+function responseError(response: PipelineResponse, armRequestId: string | undefined): BrokerError {
+  // The official examples answer some errors with an empty {} body, so every field is optional.
+  const armError = (parseJson(response.bodyAsText) as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+  const armCode = typeof armError?.code === 'string' ? armError.code : `HTTP${response.status}`
+  const upstream = {
+    status: response.status,
+    armRequestId,
+    armCode,
+    armMessage: typeof armError?.message === 'string' ? armError.message.slice(0, 500) : undefined
+  }
+  const retryAfterSeconds = Math.ceil((parseRetryAfter(response.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS * 1000) / 1000)
+  if (response.status === 429) return brokerError('ARM_THROTTLED', { retryAfterSeconds, upstream })
+  if (response.status === 503) return brokerError('ARM_UNAVAILABLE', { retryAfterSeconds, upstream })
+  return brokerError('ARM_ERROR', {
+    details: [{ code: armCode, message: `ARM answered HTTP ${response.status}` }],
+    upstream
+  })
+}
+
+function transportError(error: unknown, deadlinePassed: boolean, reachedArm: boolean): BrokerError {
+  if (isBrokerError(error)) return error
+  const name = (error as { name?: string } | null)?.name ?? ''
+  if (!reachedArm && (deadlinePassed || IDENTITY_ERRORS.has(name))) {
+    return brokerError('IDENTITY_UNAVAILABLE', { retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS, cause: error })
+  }
+  if (deadlinePassed) return brokerError('ARM_TIMEOUT', { cause: error })
+  return brokerError('ARM_UNAVAILABLE', { retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS, cause: error })
+}
+
+function isRetryable(error: BrokerError): boolean {
+  if (error.code === 'ARM_THROTTLED' || error.code === 'ARM_UNAVAILABLE') return true
+  const status = error.upstream?.status
+  return error.code === 'ARM_ERROR' && typeof status === 'number' && (status >= 500 || status === 408)
+}
+
+function backoff(attempt: number, random: () => number): number {
+  // Full jitter: a random wait up to an exponentially growing ceiling.
+  return Math.round(random() * BACKOFF_BASE_MS * 2 ** attempt)
+}
+
+/** Retry-After in ms, from delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value === null) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+function parseJson(text: string | null | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+// The pipeline honours the abort signal, but a credential may not; the deadline must hold regardless.
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}

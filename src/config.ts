@@ -1,0 +1,195 @@
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+const HttpsUrl = Type.String({ pattern: '^https://[^\\s]+$' })
+const Milliseconds = (defaultValue: number, minimum = 1) =>
+  Type.Integer({ minimum, maximum: 600_000, default: defaultValue })
+
+// One schema for every environment variable. Names match the variables exactly so an error can
+// name the variable.
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+
+  AVI_SUBSCRIPTION_ID: Type.String({
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+  }),
+  // Limits from the ARM spec (ResourceGroupNameParameter, AccountNameParameter).
+  AVI_RESOURCE_GROUP: Type.String({ minLength: 1, maxLength: 90, pattern: '^[-\\w._()]+$' }),
+  AVI_ACCOUNT_NAME: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9-]+$' }),
+
+  ARM_ENDPOINT: Type.String({ ...HttpsUrl, default: 'https://management.azure.com' }),
+  ARM_API_VERSION: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}(-preview)?$', default: '2024-01-01' }),
+  ARM_TIMEOUT_MS: Milliseconds(10_000, 100),
+  ARM_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 5, default: 2 }),
+  ARM_RETRY_AFTER_CAP_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 5 }),
+
+  AUTH_JWKS_URI: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  AUTH_ISSUER: Type.String({ minLength: 1 }),
+  AUTH_AUDIENCE: Type.String({ minLength: 1 }),
+  AUTH_CALLER_CLAIMS: Type.String({ pattern: '^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$', default: 'azp,appid,sub' }),
+  AUTH_CLOCK_SKEW_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 60 }),
+  AUTH_JWKS_TIMEOUT_MS: Milliseconds(3_000),
+  AUTH_JWKS_COOLDOWN_MS: Milliseconds(30_000, 0),
+
+  POLICY_FILE: Type.String({ minLength: 1 }),
+
+  CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+  TOKEN_MIN_REMAINING_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 300 }),
+  TOKEN_REFRESH_AHEAD_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 900 }),
+
+  AUDIT_HMAC_KEY: Type.String({ minLength: 32 }),
+
+  SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
+
+  AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AZURE_TENANT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AZURE_FEDERATED_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  AZURE_AUTHORITY_HOST: Type.Optional(HttpsUrl)
+})
+
+type Env = Static<typeof EnvSchema>
+
+export type AuthConfig =
+  | { mode: 'jwks'; jwksUri: string; jwksTimeoutMs: number; jwksCooldownMs: number } & AuthCommon
+  | { mode: 'hs256'; secret: string } & AuthCommon
+
+interface AuthCommon {
+  issuer: string
+  audience: string
+  callerClaims: string[]
+  clockSkewSeconds: number
+}
+
+export type IdentityConfig =
+  | { kind: 'workload'; clientId: string; tenantId: string; tokenFilePath: string; authorityHost?: string }
+  | { kind: 'managed'; clientId?: string }
+
+export interface Config {
+  port: number
+  host: string
+  logLevel: string
+  account: { subscriptionId: string; resourceGroup: string; name: string }
+  arm: { endpoint: string; apiVersion: string; timeoutMs: number; maxRetries: number; retryAfterCapSeconds: number }
+  auth: AuthConfig
+  identity: IdentityConfig
+  policyFile: string
+  cache: { maxEntries: number; minRemainingSeconds: number; refreshAheadSeconds: number }
+  auditHmacKey: string
+  shutdownTimeoutMs: number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AUDIT_HMAC_KEY'])
+
+/** Validates the environment once and returns a frozen config; throws a ConfigError naming the variable. */
+export function loadConfig(source: Record<string, string | undefined>): Readonly<Config> {
+  const raw: Record<string, string> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw))
+  const errors = Value.Errors(EnvSchema, env)
+  if (errors.length > 0) {
+    const lines = new Set(errors.map((e) => '  ' + describe(e, raw)))
+    throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
+  }
+  return deepFreeze(toConfig(env as Env))
+}
+
+function describe(error: { instancePath: string; message: string; params: unknown }, raw: Record<string, string>): string {
+  const missing = (error.params as { requiredProperties?: string[] } | undefined)?.requiredProperties
+  if (error.instancePath === '' && missing) return `${missing.join(', ')}: required but not set`
+  const name = error.instancePath.replace(/^\//, '')
+  const shown = SECRET_VARIABLES.has(name) ? '(value hidden)' : JSON.stringify(raw[name])
+  return `${name}: ${error.message} (got ${shown})`
+}
+
+function toConfig(env: Env): Config {
+  const hasJwks = env.AUTH_JWKS_URI !== undefined
+  const hasSecret = env.AUTH_JWT_SECRET !== undefined
+  if (hasJwks === hasSecret) {
+    throw new ConfigError(
+      'Invalid configuration:\n  AUTH_JWKS_URI, AUTH_JWT_SECRET: set exactly one (RS256 via JWKS, or HS256 with a shared secret)'
+    )
+  }
+  if (hasJwks) assertSafeJwksUri(env.AUTH_JWKS_URI as string)
+  if (env.TOKEN_MIN_REMAINING_SECONDS + env.TOKEN_REFRESH_AHEAD_SECONDS >= 3600) {
+    throw new ConfigError(
+      'Invalid configuration:\n  TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS: together they must stay under the 3600 s token lifetime'
+    )
+  }
+  const common: AuthCommon = {
+    issuer: env.AUTH_ISSUER,
+    audience: env.AUTH_AUDIENCE,
+    callerClaims: env.AUTH_CALLER_CLAIMS.split(','),
+    clockSkewSeconds: env.AUTH_CLOCK_SKEW_SECONDS
+  }
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    account: { subscriptionId: env.AVI_SUBSCRIPTION_ID, resourceGroup: env.AVI_RESOURCE_GROUP, name: env.AVI_ACCOUNT_NAME },
+    arm: {
+      endpoint: env.ARM_ENDPOINT.replace(/\/+$/, ''),
+      apiVersion: env.ARM_API_VERSION,
+      timeoutMs: env.ARM_TIMEOUT_MS,
+      maxRetries: env.ARM_MAX_RETRIES,
+      retryAfterCapSeconds: env.ARM_RETRY_AFTER_CAP_SECONDS
+    },
+    auth: hasJwks
+      ? { mode: 'jwks', jwksUri: env.AUTH_JWKS_URI as string, jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS, jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS, ...common }
+      : { mode: 'hs256', secret: env.AUTH_JWT_SECRET as string, ...common },
+    identity: toIdentity(env),
+    policyFile: env.POLICY_FILE,
+    cache: {
+      maxEntries: env.CACHE_MAX_ENTRIES,
+      minRemainingSeconds: env.TOKEN_MIN_REMAINING_SECONDS,
+      refreshAheadSeconds: env.TOKEN_REFRESH_AHEAD_SECONDS
+    },
+    auditHmacKey: env.AUDIT_HMAC_KEY,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS
+  }
+}
+
+function toIdentity(env: Env): IdentityConfig {
+  if (env.AZURE_FEDERATED_TOKEN_FILE === undefined) {
+    return env.AZURE_CLIENT_ID === undefined ? { kind: 'managed' } : { kind: 'managed', clientId: env.AZURE_CLIENT_ID }
+  }
+  if (env.AZURE_CLIENT_ID === undefined || env.AZURE_TENANT_ID === undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  AZURE_CLIENT_ID, AZURE_TENANT_ID: required with AZURE_FEDERATED_TOKEN_FILE (workload identity)'
+    )
+  }
+  const identity: IdentityConfig = {
+    kind: 'workload',
+    clientId: env.AZURE_CLIENT_ID,
+    tenantId: env.AZURE_TENANT_ID,
+    tokenFilePath: env.AZURE_FEDERATED_TOKEN_FILE
+  }
+  if (env.AZURE_AUTHORITY_HOST !== undefined) identity.authorityHost = env.AZURE_AUTHORITY_HOST
+  return identity
+}
+
+// Plain http is only acceptable on loopback (the bundled emulator); anywhere else a JWKS must be https.
+function assertSafeJwksUri(uri: string): void {
+  const { protocol, hostname } = new URL(uri)
+  const loopback = hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname)
+  if (protocol !== 'https:' && !loopback) {
+    throw new ConfigError('Invalid configuration:\n  AUTH_JWKS_URI: must be https (plain http is allowed on loopback only)')
+  }
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,52 @@
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+
+/** Extra, caller-safe facts an error may carry to the response. */
+export interface ErrorExtras {
+  details?: Array<{ code: string; message: string }>
+  retryAfterSeconds?: number
+  /** Upstream facts for the logs only; never sent to the caller. */
+  upstream?: Record<string, unknown>
+}
+
+function define(code: string, message: string, statusCode: number): FastifyErrorConstructor {
+  return createError(code, message, statusCode)
+}
+
+/** The error catalogue: every code the broker can answer with, and its HTTP status. */
+export const errors = {
+  AUTH_REQUIRED: define('AUTH_REQUIRED', 'A bearer token is required in the Authorization header', 401),
+  AUTH_INVALID: define('AUTH_INVALID', 'The bearer token is not valid', 401),
+  AUTH_EXPIRED: define('AUTH_EXPIRED', 'The bearer token has expired', 401),
+  AUTH_NO_CALLER: define('AUTH_NO_CALLER', 'The bearer token does not identify a caller', 401),
+  POLICY_DENIED: define('POLICY_DENIED', 'The caller is not allowed this scope or id', 403),
+  INVALID_REQUEST: define('INVALID_REQUEST', 'The request is not valid', 400),
+  INVALID_ID: define('INVALID_ID', 'The id must match ^[A-Za-z0-9_-]{1,64}$', 400),
+  MISSING_ID: define('MISSING_ID', 'This scope needs an id: /tokens/%s/{id}', 400),
+  UNEXPECTED_ID: define('UNEXPECTED_ID', 'Account scope takes no id: use /tokens/account', 400),
+  UNKNOWN_SCOPE: define('UNKNOWN_SCOPE', 'Unknown scope: use account, project or video', 400),
+  NOT_FOUND: define('NOT_FOUND', 'No such route', 404),
+  ARM_ERROR: define('ARM_ERROR', 'Azure Resource Manager refused to issue the token', 502),
+  ARM_THROTTLED: define('ARM_THROTTLED', 'Azure Resource Manager is throttling token requests; retry later', 503),
+  ARM_UNAVAILABLE: define('ARM_UNAVAILABLE', 'Azure Resource Manager could not be reached; retry later', 503),
+  IDENTITY_UNAVAILABLE: define('IDENTITY_UNAVAILABLE', 'The broker could not obtain its managed identity token; retry later', 503),
+  JWKS_UNAVAILABLE: define('JWKS_UNAVAILABLE', 'The signing keys for caller tokens could not be fetched; retry later', 503),
+  ARM_TIMEOUT: define('ARM_TIMEOUT', 'Azure Resource Manager did not answer in time', 504),
+  NOT_READY: define('NOT_READY', 'The broker is not ready to serve (starting or shutting down)', 503),
+  INTERNAL_ERROR: define('INTERNAL_ERROR', 'An unexpected error occurred', 500)
+} as const
+
+export type ErrorCode = keyof typeof errors
+
+export type BrokerError = Error & { code: ErrorCode; statusCode: number } & ErrorExtras
+
+/** Builds a catalogued error with optional extras. */
+export function brokerError(code: ErrorCode, extras: ErrorExtras & { args?: string[]; cause?: unknown } = {}): BrokerError {
+  const { args = [], cause, ...rest } = extras
+  const error = new errors[code](...args) as BrokerError
+  if (cause !== undefined) error.cause = cause
+  return Object.assign(error, rest)
+}
+
+export function isBrokerError(error: unknown): error is BrokerError {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' && Object.hasOwn(errors, error.code)
+}

@@ -1,0 +1,33 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+import { createCredential } from './credential.js'
+import { loadPolicyFile, PolicyError } from './policy.js'
+
+// The only module that reads process.env.
+async function main(): Promise<void> {
+  let config
+  let policy
+  try {
+    config = loadConfig(process.env)
+    policy = await loadPolicyFile(config.policyFile)
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof PolicyError) {
+      process.stderr.write(`vi-token-broker cannot start. ${error.message}\n`)
+      process.exit(1)
+    }
+    throw error
+  }
+
+  const app = await buildApp({ config, policy, credential: createCredential(config.identity) })
+  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an unexpected error')
+    else app.log.info({ signal }, 'shutting down')
+    app.markNotReady()
+    await app.close()
+  })
+  await app.listen({ port: config.port, host: config.host })
+  app.log.info({ callers: policy.callerCount, account: config.account.name }, 'vi-token-broker ready')
+}
+
+await main()
