@@ -83,10 +83,29 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     if (scope === 'video') body.videoId = id as string
     if (scope === 'project') body.projectId = id as string
     const correlationId = randomUUID()
-    const deadline = AbortSignal.timeout(arm.timeoutMs)
     const log = logger.child({ armCorrelationId: correlationId, scope: body.scope })
+    // A ref'd timer (unlike AbortSignal.timeout) holds the process open until the deadline settles the call.
+    const deadline = new AbortController()
+    const deadlineAt = performance.now() + arm.timeoutMs
+    const timer = setTimeout(() => deadline.abort(new DOMException('ARM deadline passed', 'TimeoutError')), arm.timeoutMs)
+    try {
+      return await attempts(body, correlationId, deadline.signal, deadlineAt, log)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
 
-    for (let attempt = 0; ; attempt++) {
+  async function attempts(
+    body: Record<string, string>,
+    correlationId: string,
+    deadline: AbortSignal,
+    deadlineAt: number,
+    log: Logger
+  ): Promise<MintedToken> {
+    let failure: BrokerError | undefined
+    let waitMs = 0
+    for (let attempt = 0; attempt <= arm.maxRetries; attempt++) {
+      if (attempt > 0) await sleep(waitMs)
       const request = createPipelineRequest({
         url,
         method: 'POST',
@@ -98,7 +117,6 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         abortSignal: deadline
       })
       const started = performance.now()
-      let failure: BrokerError
       let retryAfterMs: number | undefined
       try {
         const response = await untilAborted(pipeline.sendRequest(httpClient, request), deadline)
@@ -114,15 +132,13 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         failure = transportError(error, deadline.aborted, reachedArm.has(request))
         log.warn({ attempt, code: failure.code, err: error }, 'arm call failed')
       }
-      if (!isRetryable(failure) || attempt >= arm.maxRetries) throw failure
-      const waitMs = retryAfterMs ?? backoff(attempt, random)
-      if (waitMs > arm.retryAfterCapSeconds * 1000) throw failure
-      try {
-        await sleep(waitMs, undefined, { signal: deadline })
-      } catch {
-        throw failure
-      }
+      waitMs = retryAfterMs ?? backoff(attempt, random)
+      // A wait beyond the cap, or past the deadline, is handed back to the caller instead of slept.
+      const canRetry =
+        isRetryable(failure) && waitMs <= arm.retryAfterCapSeconds * 1000 && performance.now() + waitMs < deadlineAt
+      if (!canRetry) break
     }
+    throw failure
   }
 
   return { mint }

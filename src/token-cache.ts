@@ -44,7 +44,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const { clock, onRefreshError } = options
   const minRemainingMs = options.minRemainingSeconds * 1000
   const refreshAheadMs = options.refreshAheadSeconds * 1000
-  const entries = new LRUCache<string, CachedToken>({ max: options.maxEntries, perf: clock })
+  const entries = new LRUCache<string, CachedToken>({ max: options.maxEntries, perf: clock, ttlResolution: 0 })
   const inFlight = new Map<string, Promise<CachedToken>>()
 
   function startMint(key: string, mint: () => Promise<MintedToken>): Promise<CachedToken> {
@@ -75,10 +75,16 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       return entries.size
     },
     async get(key, mint) {
-      const cached = entries.get(key)
+      const now = clock.now()
+      let cached = entries.get(key)
+      // The LRU's TTL reclaims memory; this check is the guarantee, exact to the millisecond.
+      if (cached !== undefined && now >= cached.expiresAt - minRemainingMs) {
+        entries.delete(key)
+        cached = undefined
+      }
       if (cached !== undefined) {
         const refreshAt = cached.expiresAt - minRemainingMs - refreshAheadMs
-        if (clock.now() < refreshAt || inFlight.has(key)) return { token: cached, cache: 'hit' }
+        if (now < refreshAt || inFlight.has(key)) return { token: cached, cache: 'hit' }
         startMint(key, mint).catch((error: unknown) => onRefreshError(key, error))
         return { token: cached, cache: 'refresh' }
       }
@@ -93,7 +99,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
 function readExpiry(accessToken: string): number | undefined {
   try {
     const { exp } = decodeJwt(accessToken)
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined
+    return typeof exp === 'number' ? exp * 1000 : undefined
   } catch {
     return undefined
   }

@@ -1,0 +1,138 @@
+import { SignJWT } from 'jose'
+import t from 'tap'
+import type { MintedToken } from '../src/arm.js'
+import { createTokenCache, type TokenCacheOptions } from '../src/token-cache.js'
+import { fakeClock } from './support/fake-clock.js'
+import { aviToken } from './support/tokens.js'
+
+const MIN_REMAINING = 300
+const REFRESH_AHEAD = 900
+
+function setup(overrides: Partial<TokenCacheOptions> = {}) {
+  const clock = fakeClock()
+  const refreshErrors: unknown[] = []
+  const cache = createTokenCache({
+    maxEntries: 100,
+    minRemainingSeconds: MIN_REMAINING,
+    refreshAheadSeconds: REFRESH_AHEAD,
+    clock,
+    onRefreshError: (_key, error) => refreshErrors.push(error),
+    ...overrides
+  })
+  let mints = 0
+  const started: Array<Promise<unknown>> = []
+  /** Mints a token living `lifetime` seconds from the fake now. */
+  const mint = (lifetime = 3600) => (): Promise<MintedToken> => {
+    const n = ++mints
+    const minted = aviToken(Math.floor(clock.now() / 1000) + lifetime, { n }).then((accessToken) => ({ accessToken, armRequestId: `arm-${n}` }))
+    started.push(minted)
+    return minted
+  }
+  /** Waits for every mint started so far, and for the cache to store its result. */
+  const settled = async () => {
+    await Promise.allSettled(started)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  return { clock, cache, mint, refreshErrors, settled, mints: () => mints }
+}
+
+t.test('a miss mints, a repeat is a hit with no new mint', async (t) => {
+  const { cache, mint, mints } = setup()
+  const first = await cache.get('k', mint())
+  const second = await cache.get('k', mint())
+  t.equal(first.cache, 'miss')
+  t.equal(second.cache, 'hit')
+  t.equal(second.token.accessToken, first.token.accessToken)
+  t.equal(second.token.armRequestId, 'arm-1')
+  t.equal(mints(), 1)
+  t.equal(cache.size, 1)
+})
+
+t.test('the entry lives until exp minus the minimum remaining life, never past it', async (t) => {
+  const { clock, cache, mint, mints } = setup({ refreshAheadSeconds: 0 })
+  const first = await cache.get('k', mint())
+  t.equal(first.token.expiresAt, clock.now() + 3600_000)
+  clock.advance((3600 - MIN_REMAINING) * 1000 - 1)
+  t.equal((await cache.get('k', mint())).cache, 'hit', 'still served 1 ms before the limit')
+  clock.advance(1)
+  const after = await cache.get('k', mint())
+  t.equal(after.cache, 'miss', 'at the limit the token is no longer served')
+  t.not(after.token.accessToken, first.token.accessToken)
+  t.equal(mints(), 2)
+})
+
+t.test('a hit inside the refresh-ahead window returns at once and refreshes once in the background', async (t) => {
+  const { clock, cache, mint, mints, settled } = setup()
+  const first = await cache.get('k', mint())
+  clock.advance((3600 - MIN_REMAINING - REFRESH_AHEAD) * 1000)
+  const refreshing = await cache.get('k', mint())
+  t.equal(refreshing.cache, 'refresh')
+  t.equal(refreshing.token.accessToken, first.token.accessToken, 'the cached token is returned at once')
+  const during = await cache.get('k', mint())
+  t.equal(during.cache, 'hit', 'a second hit while refreshing starts no second refresh')
+  await settled()
+  t.equal(mints(), 2)
+  const after = await cache.get('k', mint())
+  t.equal(after.cache, 'hit')
+  t.not(after.token.accessToken, first.token.accessToken, 'the refreshed token replaces the old one')
+})
+
+t.test('a failed refresh keeps the still-valid token and reports the error', async (t) => {
+  const { clock, cache, mint, refreshErrors } = setup()
+  const first = await cache.get('k', mint())
+  clock.advance((3600 - MIN_REMAINING - REFRESH_AHEAD) * 1000)
+  const failing = async (): Promise<MintedToken> => {
+    throw new Error('ARM down')
+  }
+  t.equal((await cache.get('k', failing)).cache, 'refresh')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(refreshErrors.length, 1)
+  const again = await cache.get('k', mint())
+  t.equal(again.token.accessToken, first.token.accessToken, 'still served')
+})
+
+t.test('100 concurrent misses for one key make one mint', async (t) => {
+  const { cache, mint, mints } = setup()
+  const results = await Promise.all(Array.from({ length: 100 }, () => cache.get('k', mint())))
+  t.equal(mints(), 1)
+  t.equal(results.filter((r) => r.cache === 'miss').length, 1)
+  t.equal(results.filter((r) => r.cache === 'coalesced').length, 99)
+  t.equal(new Set(results.map((r) => r.token.accessToken)).size, 1)
+})
+
+t.test('failures are shared by coalesced callers and never cached', async (t) => {
+  const { cache, mint, mints } = setup()
+  let failures = 0
+  const failing = async (): Promise<MintedToken> => {
+    failures++
+    throw new Error('boom')
+  }
+  const results = await Promise.allSettled([cache.get('k', failing), cache.get('k', failing)])
+  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
+  t.equal(failures, 1)
+  t.equal(cache.size, 0)
+  t.equal((await cache.get('k', mint())).cache, 'miss', 'the next request mints again')
+  t.equal(mints(), 1)
+})
+
+t.test('a token whose exp cannot be read is assumed to live 3600 s from issue', async (t) => {
+  const { clock, cache } = setup()
+  const garbage = await cache.get('a', async () => ({ accessToken: 'not-a-jwt', armRequestId: undefined }))
+  t.equal(garbage.token.expiresAt, clock.now() + 3600_000)
+  const noExp = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32))
+  const withoutExp = await cache.get('b', async () => ({ accessToken: noExp, armRequestId: undefined }))
+  t.equal(withoutExp.token.expiresAt, clock.now() + 3600_000)
+})
+
+t.test('a token that expires too soon to serve is an error and is not cached', async (t) => {
+  const { cache, mint } = setup()
+  await t.rejects(cache.get('k', mint(MIN_REMAINING)), { code: 'ARM_ERROR', statusCode: 502 })
+  t.equal(cache.size, 0)
+})
+
+t.test('the cache is bounded by maxEntries', async (t) => {
+  const { cache, mint } = setup({ maxEntries: 3 })
+  for (const key of ['a', 'b', 'c', 'd', 'e']) await cache.get(key, mint())
+  t.equal(cache.size, 3)
+  t.equal((await cache.get('a', mint())).cache, 'miss', 'the least recently used entry was evicted')
+})
