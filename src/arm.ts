@@ -22,6 +22,7 @@ export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
 const DEFAULT_RETRY_AFTER_SECONDS = 5
 const BACKOFF_BASE_MS = 200
 const IDENTITY_ERRORS = new Set([
+  'IdentityTimeoutError',
   'CredentialUnavailableError',
   'AuthenticationError',
   'AuthenticationRequiredError',
@@ -61,7 +62,9 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
   const { arm, account, credential, logger, random = Math.random } = options
   const pipeline = createEmptyPipeline()
   if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
-  pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: ARM_TOKEN_SCOPE }))
+  pipeline.addPolicy(
+    bearerTokenAuthenticationPolicy({ credential: boundedCredential(credential, arm.timeoutMs), scopes: ARM_TOKEN_SCOPE })
+  )
   // Requests that get this far have their identity token: a later timeout is ARM's, not the identity endpoint's.
   const reachedArm = new WeakSet<PipelineRequest>()
   pipeline.addPolicy({
@@ -142,6 +145,25 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
   }
 
   return { mint }
+}
+
+/**
+ * The bearer policy shares one in-flight token refresh between requests; if the identity endpoint
+ * hangs, that refresh must still end, or every later request would wait on it forever.
+ */
+function boundedCredential(credential: TokenCredential, timeoutMs: number): TokenCredential {
+  return {
+    getToken(scopes, options) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const error = new Error(`the identity endpoint did not answer within ${timeoutMs} ms`)
+          error.name = 'IdentityTimeoutError'
+          reject(error)
+        }, timeoutMs)
+        credential.getToken(scopes, options).then(resolve, reject).finally(() => clearTimeout(timer))
+      })
+    }
+  }
 }
 
 function readAccessToken(response: PipelineResponse): string {

@@ -1,7 +1,9 @@
+import { ManagedIdentityCredential } from '@azure/identity'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/emulator.js'
 import { createPolicy } from '../src/policy.js'
 import { aviToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from './support/tokens.js'
 import { fakeArm, fakeCredential } from './support/fake-arm.js'
@@ -39,17 +41,22 @@ export interface Built {
  */
 export async function build(
   t: Test,
-  overrides: { env?: Record<string, string | undefined>; policy?: unknown } & Partial<Omit<AppOptions, 'config' | 'policy'>> = {}
+  overrides: {
+    env?: Record<string, string | undefined>
+    policy?: unknown
+    /** Wire the broker to a running emulator: its ARM, its managed identity and its caller JWKS. */
+    emulator?: Emulator
+  } & Partial<Omit<AppOptions, 'config' | 'policy'>> = {}
 ): Promise<Built> {
-  const { env, policy, ...rest } = overrides
+  const { env, policy, emulator, ...rest } = overrides
   const logs = new LogCapture()
-  const arm = fakeArm(async () => ({ status: 200, body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600) } }))
+  const wiring = emulator ? emulatorWiring(emulator) : fakeWiring()
   const app = await buildApp({
-    config: loadConfig({ ...TEST_ENV, ...env }),
+    config: loadConfig({ ...TEST_ENV, ...wiring.env, ...env }),
     policy: createPolicy(policy ?? TEST_POLICY),
-    credential: fakeCredential().credential,
-    armHttpClient: arm.client,
+    credential: wiring.credential,
     logStream: logs,
+    ...wiring.transport,
     ...rest
   })
   t.teardown(async () => {
@@ -72,6 +79,39 @@ export async function build(
       return response
     }
   }
+}
+
+function fakeWiring() {
+  const arm = fakeArm(async () => ({ status: 200, body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600) } }))
+  return { env: {}, credential: fakeCredential().credential, transport: { armHttpClient: arm.client } }
+}
+
+function emulatorWiring(emulator: Emulator) {
+  const account = emulator.accounts[0] as Emulator['accounts'][number]
+  // ManagedIdentityCredential (through MSAL) reads these when it is constructed.
+  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint
+  process.env.IDENTITY_HEADER = emulator.identityHeader
+  return {
+    env: {
+      ARM_ENDPOINT: emulator.armEndpoint,
+      AVI_SUBSCRIPTION_ID: account.subscriptionId,
+      AVI_RESOURCE_GROUP: account.resourceGroup,
+      AVI_ACCOUNT_NAME: account.accountName,
+      AUTH_JWT_SECRET: undefined,
+      AUTH_JWKS_URI: emulator.jwksUri,
+      AUTH_ISSUER: emulator.issuer,
+      AUTH_AUDIENCE: emulator.audience
+    },
+    credential: new ManagedIdentityCredential(),
+    transport: { armTls: { ca: emulator.caCertPem } }
+  }
+}
+
+/** Starts the bundled emulator on ephemeral loopback ports for one test. */
+export async function emulatorFor(t: Test, options: EmulatorOptions = {}): Promise<Emulator> {
+  const emulator = await startEmulator(options)
+  t.teardown(() => emulator.close())
+  return emulator
 }
 
 function safeJson(text: string): unknown {

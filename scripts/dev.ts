@@ -1,0 +1,86 @@
+// `npm run dev`: the bundled Azure emulator and the broker, wired together on embedded defaults.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startEmulator } from '../src/emulator/emulator.js'
+
+const SAMPLE_CALLERS = ['portal-bff', 'admin-bff', 'unlisted-bff']
+const port = Number(process.env.PORT ?? 8080)
+const brokerUrl = `http://127.0.0.1:${port}`
+
+const emulator = await startEmulator({
+  armPort: Number(process.env.EMULATOR_ARM_PORT ?? 8443),
+  port: Number(process.env.EMULATOR_PORT ?? 8081)
+})
+const account = emulator.accounts[0]
+if (account === undefined) throw new Error('the emulator has no account')
+const workDir = await mkdtemp(join(tmpdir(), 'vi-token-broker-dev-'))
+const caFile = join(workDir, 'emulator-ca.pem')
+await writeFile(caFile, emulator.caCertPem)
+
+const broker = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: process.env.HOST ?? '127.0.0.1',
+    NODE_EXTRA_CA_CERTS: caFile,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    ARM_ENDPOINT: emulator.armEndpoint,
+    AVI_SUBSCRIPTION_ID: account.subscriptionId,
+    AVI_RESOURCE_GROUP: account.resourceGroup,
+    AVI_ACCOUNT_NAME: account.accountName,
+    AUTH_JWKS_URI: emulator.jwksUri,
+    AUTH_ISSUER: emulator.issuer,
+    AUTH_AUDIENCE: emulator.audience,
+    POLICY_FILE: process.env.POLICY_FILE ?? 'config/policy.sample.json',
+    AUDIT_HMAC_KEY: process.env.AUDIT_HMAC_KEY ?? randomBytes(32).toString('hex')
+  }
+})
+
+async function shutdown(code: number): Promise<never> {
+  broker.kill('SIGTERM')
+  await emulator.close()
+  process.exit(code)
+}
+process.once('SIGINT', () => void shutdown(0))
+process.once('SIGTERM', () => void shutdown(0))
+broker.once('exit', (code) => {
+  process.stderr.write(`broker exited with code ${code}\n`)
+  void shutdown(code ?? 1)
+})
+
+await waitForReady(`${brokerUrl}/readyz`)
+const curls = await Promise.all(
+  SAMPLE_CALLERS.map(async (caller) => {
+    const token = await emulator.mintCallerToken(caller)
+    const url = caller === 'admin-bff' ? `${brokerUrl}/tokens/account` : `${brokerUrl}/tokens/video/abc123`
+    return `  # ${caller}\n  curl -s -H "Authorization: Bearer ${token}" ${url}`
+  })
+)
+process.stdout.write(
+  [
+    '',
+    `vi-token-broker is running at ${brokerUrl}`,
+    `Swagger UI:   ${brokerUrl}/docs`,
+    `Emulator admin API: ${emulator.adminUrl} (counters: curl ${emulator.adminUrl}/counters)`,
+    'Try it (caller tokens are valid for 1 hour; `npm run token -- <caller>` mints more):',
+    ...curls,
+    ''
+  ].join('\n') + '\n'
+)
+
+async function waitForReady(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`the broker did not become ready at ${url}`)
+}
