@@ -7,9 +7,10 @@ import { createArmClient } from './arm.js'
 import { createAuditor } from './audit.js'
 import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
+import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { sendError } from './plugins/error-handler.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
 import tokenRoutes from './routes/tokens.js'
@@ -44,6 +45,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID()
     },
     routerOptions: { caseSensitive: false },
+    // A URL that cannot be decoded never reaches a route; answer it in the same error shape.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id)
+      sendError(request, reply, brokerError('INVALID_REQUEST', { cause: error }))
+    },
     bodyLimit: 1024,
     // The slowest legitimate request is one ARM mint; anything slower is a stuck client.
     requestTimeout: config.arm.timeoutMs + 5_000,

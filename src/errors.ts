@@ -19,7 +19,7 @@ export const errors = {
   AUTH_EXPIRED: define('AUTH_EXPIRED', 'The bearer token has expired', 401),
   AUTH_NO_CALLER: define('AUTH_NO_CALLER', 'The bearer token does not identify a caller', 401),
   POLICY_DENIED: define('POLICY_DENIED', 'The caller is not allowed this scope or id', 403),
-  INVALID_REQUEST: define('INVALID_REQUEST', 'The request is not valid', 400),
+  INVALID_REQUEST: define('INVALID_REQUEST', 'The request URL is not valid', 400),
   INVALID_ID: define('INVALID_ID', 'The id must match ^[A-Za-z0-9_-]{1,64}$', 400),
   MISSING_ID: define('MISSING_ID', 'This scope needs an id: /tokens/%s/{id}', 400),
   UNEXPECTED_ID: define('UNEXPECTED_ID', 'Account scope takes no id: use /tokens/account', 400),

@@ -7,23 +7,13 @@ export const WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 /** Maps anything thrown to a catalogued error; unexpected errors become INTERNAL_ERROR. */
 export function toBrokerError(error: unknown): BrokerError {
   if (isBrokerError(error)) return error
-  const fastifyError = error as Partial<FastifyError>
-  if (fastifyError.validation !== undefined) {
-    const code = fastifyError.validationContext === 'params' ? 'INVALID_ID' : 'INVALID_REQUEST'
-    return brokerError(code, { cause: error })
-  }
-  const status = fastifyError.statusCode
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    // Fastify's own client errors (bad content type, body too large, ...): keep the status, use one code.
-    return Object.assign(brokerError('INVALID_REQUEST', { cause: error }), {
-      statusCode: status,
-      details: [{ code: String(fastifyError.code ?? 'BAD_REQUEST'), message: String(fastifyError.message) }]
-    })
-  }
+  // Route schemas validate path parameters only, and those are ids.
+  if ((error as Partial<FastifyError>).validation !== undefined) return brokerError('INVALID_ID', { cause: error })
   return brokerError('INTERNAL_ERROR', { cause: error })
 }
 
-function send(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
+/** Writes a catalogued error as the response: status, headers and the ErrorResponse body. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
   request.errorCode = error.code
   if (error.statusCode === 401) reply.header('www-authenticate', WWW_AUTHENTICATE)
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
@@ -46,9 +36,9 @@ export default fp(
       } else {
         request.log.debug({ code: mapped.code, reason: (error as Error).message }, 'request rejected')
       }
-      return send(request, reply, mapped)
+      return sendError(request, reply, mapped)
     })
-    app.setNotFoundHandler((request, reply) => send(request, reply, brokerError('NOT_FOUND')))
+    app.setNotFoundHandler((request, reply) => sendError(request, reply, brokerError('NOT_FOUND')))
   },
   { name: 'error-handler' }
 )
