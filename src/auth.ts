@@ -4,8 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { createRemoteJWKSet, type CryptoKey, type JWSHeaderParameters } from 'jose'
 import type { AuthConfig } from './config.js'
 import { brokerError, isBrokerError, type BrokerError } from './errors.js'
-
-const MAX_CALLER_ID_LENGTH = 256
+import { MAX_CALLER_ID_LENGTH } from './scope.js'
 
 interface DecodedToken {
   header: JWSHeaderParameters

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { isIPv4 } from 'node:net'
 import { Value } from 'typebox/value'
 
 const HttpsUrl = Type.String({ pattern: '^https://[^\\s]+$' })
@@ -94,13 +95,23 @@ export function loadConfig(source: Record<string, string | undefined>): Readonly
     const value = source[key]
     if (value !== undefined && value !== '') raw[key] = value
   }
-  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw))
+  const env = Value.Default(EnvSchema, toIntegers(raw))
   const errors = Value.Errors(EnvSchema, env)
   if (errors.length > 0) {
     const lines = new Set(errors.map((e) => '  ' + describe(e, raw)))
     throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
   }
   return deepFreeze(toConfig(env as Env))
+}
+
+// Only plain decimal digits become numbers: "80.5", "true" or "0x50" stay strings and fail validation.
+function toIntegers(raw: Record<string, string>): Record<string, string | number> {
+  const converted: Record<string, string | number> = { ...raw }
+  for (const [name, value] of Object.entries(raw)) {
+    const schema = EnvSchema.properties[name as keyof typeof EnvSchema.properties] as { type?: string }
+    if (schema.type === 'integer' && /^\d{1,15}$/.test(value)) converted[name] = Number(value)
+  }
+  return converted
 }
 
 function describe(error: { instancePath: string; message: string; params: unknown }, raw: Record<string, string>): string {
@@ -179,8 +190,14 @@ function toIdentity(env: Env): IdentityConfig {
 
 // Plain http is only acceptable on loopback (the bundled emulator); anywhere else a JWKS must be https.
 function assertSafeJwksUri(uri: string): void {
-  const { protocol, hostname } = new URL(uri)
-  const loopback = hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname)
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    throw new ConfigError('Invalid configuration:\n  AUTH_JWKS_URI: is not a valid URL')
+  }
+  const { protocol, hostname } = url
+  const loopback = hostname === 'localhost' || hostname === '[::1]' || (isIPv4(hostname) && hostname.startsWith('127.'))
   if (protocol !== 'https:' && !loopback) {
     throw new ConfigError('Invalid configuration:\n  AUTH_JWKS_URI: must be https (plain http is allowed on loopback only)')
   }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
-import { ID_PATTERN, SCOPES, type Scope } from './scope.js'
+import { ID_PATTERN, MAX_CALLER_ID_LENGTH, SCOPES, type Scope } from './scope.js'
 
 const Rule = Type.Object(
   {
@@ -17,7 +17,7 @@ const CallerPolicy = Type.Object(
 )
 
 export const PolicySchema = Type.Object(
-  { callers: Type.Record(Type.String({ minLength: 1, maxLength: 256 }), CallerPolicy) },
+  { callers: Type.Record(Type.String(), CallerPolicy) },
   { additionalProperties: false }
 )
 
@@ -88,9 +88,13 @@ function validatePolicy(document: unknown): PolicyDocument {
   }
   const valid = normalised as PolicyDocument
   for (const [caller, { allow }] of Object.entries(valid.callers)) {
+    const path = `/callers/${caller.replace(/~/g, '~0').replace(/\//g, '~1')}`
+    if (caller.length < 1 || caller.length > MAX_CALLER_ID_LENGTH) {
+      throw new PolicyError(`invalid policy:\n  ${path}: a caller id has 1 to ${MAX_CALLER_ID_LENGTH} characters`)
+    }
     allow.forEach((rule, index) => {
       if (rule.scope === 'account' && rule.ids !== undefined) {
-        throw new PolicyError(`invalid policy:\n  /callers/${caller}/allow/${index}/ids: account scope takes no ids`)
+        throw new PolicyError(`invalid policy:\n  ${path}/allow/${index}/ids: account scope takes no ids`)
       }
     })
   }

@@ -10,3 +10,6 @@ export const ARM_SCOPE_NAMES: Record<Scope, 'Account' | 'Project' | 'Video'> = {
 
 /** Project and video ids, as the HTTP API accepts them. */
 export const ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$'
+
+/** The longest caller id accepted, in a token claim or a policy file. */
+export const MAX_CALLER_ID_LENGTH = 256

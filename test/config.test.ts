@@ -33,6 +33,10 @@ function failure(t: Test, overrides: Env): string {
   return ''
 }
 
+/** The values a ConfigError message shows after "(got ". */
+const shownValues = (message: string) =>
+  [...message.matchAll(/\(got (.*)\)$/gm)].map(([, shown]) => (shown!.startsWith('"') ? (JSON.parse(shown!) as string) : shown!))
+
 t.test('defaults', async (t) => {
   const config = load()
   t.same(config, {
@@ -198,7 +202,8 @@ t.test('every validation error names the variable and shows the bad value', asyn
   for (const [name, value] of cases) {
     const message = failure(t, { [name]: value })
     t.match(message, `\n  ${name}: `, `${name}=${JSON.stringify(value)} is reported against ${name}`)
-    t.match(message, `(got ${JSON.stringify(value)})`, `${name}: the offending value is shown`)
+    // Numbers are shown as converted (got -1), strings quoted (got "verbose").
+    t.ok(shownValues(message).includes(value), `${name}: the offending value is shown`)
   }
 })
 
@@ -289,21 +294,15 @@ t.test('plain-http JWKS only on loopback', async (t) => {
     const message = failure(t, jwks(uri))
     t.match(message, 'AUTH_JWKS_URI: must be https', `${uri} is rejected`)
   }
-  t.test(
-    'a public host name that merely starts with "127." is not loopback',
-    { todo: 'src/config.ts:183 tests the host name with /^127\\./, so http://127.0.0.1.attacker.example/ passes as loopback' },
-    async (t) => {
-      const message = failure(t, jwks('http://127.0.0.1.attacker.example/jwks'))
-      t.match(message, 'AUTH_JWKS_URI: must be https')
-    }
+  t.throws(
+    () => load(jwks('http://127.0.0.1.attacker.example/jwks')),
+    { name: 'ConfigError', message: /AUTH_JWKS_URI: must be https/ },
+    'a public host name that merely starts with "127." is not loopback'
   )
-  t.test(
-    'a JWKS URI that matches the pattern but is not a URL gives a ConfigError naming the variable',
-    { todo: 'src/config.ts:182 calls new URL() unguarded, so "https://[::1" throws a bare TypeError "Invalid URL"' },
-    async (t) => {
-      const message = failure(t, jwks('https://[::1'))
-      t.match(message, 'AUTH_JWKS_URI')
-    }
+  t.throws(
+    () => load(jwks('https://[::1')),
+    { name: 'ConfigError', message: /AUTH_JWKS_URI/ },
+    'a JWKS URI that matches the pattern but is not a URL gives a ConfigError naming the variable'
   )
 })
 
@@ -390,18 +389,8 @@ t.test('trailing slashes are stripped from ARM_ENDPOINT', async (t) => {
 
 t.test('integer variables reject values that are not whole numbers', async (t) => {
   t.match(failure(t, { ARM_MAX_RETRIES: 'two' }), 'ARM_MAX_RETRIES: ')
-  t.test(
-    'a fractional PORT is rejected, not truncated',
-    { todo: 'src/config.ts:97 Value.Convert truncates "80.5" to 80 before validation, so PORT=80.5 loads as port 80' },
-    async (t) => {
-      t.match(failure(t, { PORT: '80.5' }), 'PORT: ')
-    }
+  t.throws(() => load({ PORT: '80.5' }), { name: 'ConfigError', message: /PORT: / }, 'a fractional PORT is rejected, not truncated'
   )
-  t.test(
-    'a boolean-looking PORT is rejected',
-    { todo: 'src/config.ts:97 Value.Convert turns "true" into 1, so PORT=true loads as port 1' },
-    async (t) => {
-      t.match(failure(t, { PORT: 'true' }), 'PORT: ')
-    }
+  t.throws(() => load({ PORT: 'true' }), { name: 'ConfigError', message: /PORT: / }, 'a boolean-looking PORT is rejected'
   )
 })
