@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { TokenCredential } from '@azure/identity'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -10,7 +11,9 @@ import type { Config } from './config.js'
 import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
+import docs from './plugins/docs.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
+import securityHeaders from './plugins/security-headers.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
 import tokenRoutes from './routes/tokens.js'
@@ -30,6 +33,9 @@ export interface AppOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
 
 /** Builds the broker, not yet listening. Everything that leaves the process is passed in. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -65,6 +71,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id)
   })
   await app.register(errorHandler)
+  await app.register(securityHeaders)
+  // Registered before the routes, so the document sees them.
+  if (config.docsEnabled) await app.register(docs, { version: PACKAGE_VERSION })
   await app.register(authenticate, { auth: config.auth })
 
   const arm = createArmClient({

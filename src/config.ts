@@ -45,6 +45,8 @@ export const EnvSchema = Type.Object({
 
   SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
 
+  DOCS_ENABLED: Type.Enum(['true', 'false'], { default: 'true' }),
+
   AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   AZURE_TENANT_ID: Type.Optional(Type.String({ minLength: 1 })),
   AZURE_FEDERATED_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
@@ -80,6 +82,7 @@ export interface Config {
   cache: { maxEntries: number; minRemainingSeconds: number; refreshAheadSeconds: number }
   auditHmacKey: string
   shutdownTimeoutMs: number
+  docsEnabled: boolean
 }
 
 export class ConfigError extends Error {
@@ -165,7 +168,8 @@ function toConfig(env: Env): Config {
       refreshAheadSeconds: env.TOKEN_REFRESH_AHEAD_SECONDS
     },
     auditHmacKey: env.AUDIT_HMAC_KEY,
-    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    docsEnabled: env.DOCS_ENABLED === 'true'
   }
 }
 

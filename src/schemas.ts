@@ -1,33 +1,80 @@
-import { Type } from 'typebox'
+import { Type, type TSchema } from 'typebox'
+import { brokerError, errors, type ErrorCode } from './errors.js'
 import { ID_PATTERN } from './scope.js'
 
-export const ErrorResponse = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String({ description: 'Stable error code from the catalogue' }),
-      message: Type.String(),
-      details: Type.Optional(
-        Type.Array(Type.Object({ code: Type.String(), message: Type.String() }), {
-          description: 'Safe upstream facts, such as the error code ARM answered with'
-        })
-      )
-    })
-  },
-  { $id: 'ErrorResponse', description: 'The ErrorResponse shape of the ARM spec' }
-)
+const ErrorDetail = Type.Object({ code: Type.String(), message: Type.String() })
+
+const REQUEST_ID_HEADER = { 'x-request-id': { type: 'string', description: 'The request id, for tracing; echoes a well-formed incoming x-request-id' } }
+const RETRY_AFTER_HEADER = { 'retry-after': { type: 'integer', description: 'Seconds to wait before retrying' } }
+const WWW_AUTHENTICATE_HEADER = { 'www-authenticate': { type: 'string', examples: ['Bearer error="invalid_token"'] } }
+
+/** The ErrorResponse shape of the ARM spec, narrowed to the codes one status can carry. */
+export function errorResponse(codes: ErrorCode[], description: string): TSchema {
+  const status = brokerError(codes[0] as ErrorCode).statusCode
+  const headers = {
+    ...REQUEST_ID_HEADER,
+    ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
+    ...(status === 503 ? RETRY_AFTER_HEADER : {})
+  }
+  return Type.Object(
+    {
+      error: Type.Object({
+        code: Type.Enum(codes, { description: 'A stable code from the error catalogue (see ErrorCode)' }),
+        message: Type.String(),
+        details: Type.Optional(Type.Array(ErrorDetail, { description: 'Safe upstream facts, such as the error code ARM answered with' }))
+      })
+    },
+    {
+      description: `${description}. Codes: ${codes.join(', ')}`,
+      headers,
+      examples: [{ error: { code: codes[0], message: brokerError(codes[0] as ErrorCode, { args: ['video'] }).message } }]
+    }
+  )
+}
+
+/** Every code in the catalogue, with its status and message, for the OpenAPI components. */
+export function errorCodeSchema(): Record<string, unknown> {
+  const entries = (Object.keys(errors) as ErrorCode[]).map((code) => {
+    const { statusCode, message } = brokerError(code, { args: ['{scope}'] })
+    return `- \`${code}\` (${statusCode}): ${message}`
+  })
+  return {
+    type: 'string',
+    enum: Object.keys(errors),
+    description: `The error catalogue. Every error body carries one of these codes.\n\n${entries.join('\n')}`
+  }
+}
 
 export const TokenResponse = Type.Object(
   {
-    accessToken: Type.String({ description: 'Restricted viewer access token for Video Indexer' }),
-    scope: Type.Enum(['Account', 'Project', 'Video']),
-    videoId: Type.Optional(Type.String()),
-    projectId: Type.Optional(Type.String()),
+    accessToken: Type.String({ description: 'Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life)' }),
+    scope: Type.Enum(['Account', 'Project', 'Video'], { description: "ARM's name of the token's scope" }),
+    videoId: Type.Optional(Type.String({ description: 'Present for Video scope' })),
+    projectId: Type.Optional(Type.String({ description: 'Present for Project scope' })),
     accountName: Type.String(),
     expiresOn: Type.String({ format: 'date-time', description: 'When the token expires (ISO-8601, UTC)' })
   },
-  { $id: 'TokenResponse' }
+  {
+    description: 'The token. It always has at least TOKEN_MIN_REMAINING_SECONDS (300 s by default) of life left',
+    headers: {
+      ...REQUEST_ID_HEADER,
+      'cache-control': { type: 'string', examples: ['no-store'], description: 'Tokens must not be stored by intermediaries' }
+    },
+    examples: [
+      {
+        accessToken: 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJTY29wZSI6IlZpZGVvIn0.c2lnbmF0dXJl',
+        scope: 'Video',
+        videoId: '07ec9e38d4',
+        accountName: 'contosto-azurevideoindexer',
+        expiresOn: '2026-11-27T13:00:00.000Z'
+      }
+    ]
+  }
 )
 
 export const IdParam = Type.String({ pattern: ID_PATTERN, examples: ['07ec9e38d4'] })
 
-export const HealthResponse = Type.Object({ status: Type.String() }, { $id: 'HealthResponse' })
+export const HealthResponse = Type.Object(
+  { status: Type.String() },
+  { description: 'Healthy', headers: REQUEST_ID_HEADER }
+)

@@ -67,7 +67,8 @@ t.test('defaults', async (t) => {
     policyFile: MINIMAL.POLICY_FILE,
     cache: { maxEntries: 10_000, minRemainingSeconds: 300, refreshAheadSeconds: 900 },
     auditHmacKey: HMAC_KEY,
-    shutdownTimeoutMs: 10_000
+    shutdownTimeoutMs: 10_000,
+    docsEnabled: true
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
 })

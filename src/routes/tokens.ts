@@ -6,7 +6,7 @@ import type { ArmClient } from '../arm.js'
 import { decisionFor, type Auditor } from '../audit.js'
 import { brokerError } from '../errors.js'
 import type { Policy } from '../policy.js'
-import { ErrorResponse, IdParam, TokenResponse } from '../schemas.js'
+import { errorResponse, IdParam, TokenResponse } from '../schemas.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
 import type { CacheResult, TokenCache } from '../token-cache.js'
 
@@ -19,8 +19,22 @@ export interface TokenRoutesOptions {
 }
 
 const MAX_AUDITED_TEXT = 256
-const ERROR_STATUSES = [400, 401, 403, 502, 503, 504] as const
-const errorResponses = Object.fromEntries(ERROR_STATUSES.map((status) => [status, ErrorResponse]))
+const COMMON_RESPONSES = {
+  200: TokenResponse,
+  401: errorResponse(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED', 'AUTH_NO_CALLER'], 'No valid caller JWT'),
+  403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope or id'),
+  502: errorResponse(['ARM_ERROR'], "ARM answered an error; ARM's error code is in details"),
+  503: errorResponse(
+    ['ARM_THROTTLED', 'ARM_UNAVAILABLE', 'IDENTITY_UNAVAILABLE', 'JWKS_UNAVAILABLE'],
+    'An upstream is throttling or unreachable; retry after Retry-After seconds'
+  ),
+  504: errorResponse(['ARM_TIMEOUT'], 'ARM did not answer within the deadline')
+}
+const WITH_ID_RESPONSES = {
+  ...COMMON_RESPONSES,
+  400: errorResponse(['INVALID_ID'], 'The id does not match ^[A-Za-z0-9_-]{1,64}$; checked before the policy and ARM')
+}
+const security = [{ bearerAuth: [] }]
 
 /** The token routes. Everything registered here is authenticated and audited. */
 export default async function tokenRoutes(parent: FastifyInstance, options: TokenRoutesOptions) {
@@ -66,18 +80,31 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
     }
   }
 
-  const response = { 200: TokenResponse, ...errorResponses }
-
   app.get(
     '/tokens/account',
-    { config: { scope: 'account' }, schema: { tags: ['tokens'], summary: 'Get an Account-scope token', response } },
+    {
+      config: { scope: 'account' },
+      schema: {
+        tags: ['tokens'],
+        summary: 'Get an Account-scope token',
+        description: 'An Account-scope token can read every video in the account, so a policy grants it only where a rule names it.',
+        security,
+        response: COMMON_RESPONSES
+      }
+    },
     (request, reply) => issue(request, reply, 'account', undefined)
   )
   app.get(
     '/tokens/project/:projectId',
     {
       config: { scope: 'project' },
-      schema: { tags: ['tokens'], summary: 'Get a Project-scope token', params: Type.Object({ projectId: IdParam }), response }
+      schema: {
+        tags: ['tokens'],
+        summary: 'Get a Project-scope token',
+        security,
+        params: Type.Object({ projectId: IdParam }),
+        response: WITH_ID_RESPONSES
+      }
     },
     (request, reply) => issue(request, reply, 'project', request.params.projectId)
   )
@@ -85,7 +112,14 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
     '/tokens/video/:videoId',
     {
       config: { scope: 'video' },
-      schema: { tags: ['tokens'], summary: 'Get a Video-scope token', params: Type.Object({ videoId: IdParam }), response }
+      schema: {
+        tags: ['tokens'],
+        summary: 'Get a Video-scope token',
+        description: 'The token lets a player or insights widget show this one video.',
+        security,
+        params: Type.Object({ videoId: IdParam }),
+        response: WITH_ID_RESPONSES
+      }
     },
     (request, reply) => issue(request, reply, 'video', request.params.videoId)
   )

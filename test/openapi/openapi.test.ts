@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises'
+import SwaggerParser from '@apidevtools/swagger-parser'
+import t from 'tap'
+import { buildOpenApiApp } from '../../scripts/openapi-app.js'
+import { brokerError, errors, type ErrorCode } from '../../src/errors.js'
+
+const app = await buildOpenApiApp()
+t.teardown(() => app.close())
+const generated = app.swagger() as Record<string, any>
+
+t.test('the committed openapi/openapi.json matches what the code produces (run `npm run openapi`)', async (t) => {
+  const committed = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
+  t.same(committed, JSON.parse(JSON.stringify(generated)))
+})
+
+t.test('the document is valid OpenAPI', async (t) => {
+  const api = await SwaggerParser.validate(structuredClone(generated) as never)
+  t.equal((api as { openapi?: string }).openapi, '3.1.0')
+})
+
+t.test('the documented error codes and the catalogue agree, in both directions', async (t) => {
+  const catalogue = Object.keys(errors).sort()
+  t.same([...generated.components.schemas.ErrorCode.enum].sort(), catalogue, 'ErrorCode lists exactly the catalogue')
+  for (const [path, operations] of Object.entries(generated.paths as Record<string, any>)) {
+    for (const [status, response] of Object.entries(operations.get.responses as Record<string, any>)) {
+      const codes: string[] | undefined = response.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum
+      if (status === '200') continue
+      t.ok(codes && codes.length > 0, `${path} ${status} lists its codes`)
+      for (const code of codes ?? []) {
+        t.ok(catalogue.includes(code), `${path} ${status}: ${code} is in the catalogue`)
+        t.equal(String(brokerError(code as ErrorCode).statusCode), status, `${path}: ${code} is a ${status}`)
+      }
+    }
+  }
+})
+
+t.test('the document describes security, headers, tags and examples', async (t) => {
+  t.equal(generated.info.version, JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')).version)
+  t.match(generated.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  const video = generated.paths['/tokens/video/{videoId}'].get
+  t.same(video.security, [{ bearerAuth: [] }])
+  t.same(Object.keys(video.responses).sort(), ['200', '400', '401', '403', '502', '503', '504'])
+  t.ok(video.responses['503'].headers['retry-after'])
+  t.ok(video.responses['200'].headers['x-request-id'])
+  t.equal(video.parameters[0].example, '07ec9e38d4')
+  t.same(generated.paths['/healthz'].get.tags, ['health'])
+  t.notOk(generated.paths['/healthz'].get.security, 'health needs no authentication')
+  t.same(Object.keys(generated.paths['/tokens/account'].get.responses).sort(), ['200', '401', '403', '502', '503', '504'])
+})
