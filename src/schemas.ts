@@ -27,17 +27,20 @@ export function errorResponse(codes: ErrorCode[], description: string): TSchema 
     {
       description: `${description}. Codes: ${codes.join(', ')}`,
       headers,
-      examples: [{ error: { code: codes[0], message: brokerError(codes[0] as ErrorCode, { args: ['video'] }).message } }]
+      examples: [{ error: { code: codes[0], message: catalogueMessage(codes[0] as ErrorCode) } }]
     }
   )
 }
 
+function catalogueMessage(code: ErrorCode): string {
+  return brokerError(code).message.replace('%s', '{scope}')
+}
+
 /** Every code in the catalogue, with its status and message, for the OpenAPI components. */
 export function errorCodeSchema(): Record<string, unknown> {
-  const entries = (Object.keys(errors) as ErrorCode[]).map((code) => {
-    const { statusCode, message } = brokerError(code, { args: ['{scope}'] })
-    return `- \`${code}\` (${statusCode}): ${message}`
-  })
+  const entries = (Object.keys(errors) as ErrorCode[]).map(
+    (code) => `- \`${code}\` (${brokerError(code).statusCode}): ${catalogueMessage(code)}`
+  )
   return {
     type: 'string',
     enum: Object.keys(errors),
