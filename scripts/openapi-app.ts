@@ -1,3 +1,4 @@
+import { ManagedIdentityCredential } from '@azure/identity'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
@@ -21,7 +22,8 @@ export async function buildOpenApiApp(): Promise<FastifyInstance> {
       AUDIT_HMAC_KEY: 'placeholder-key-of-at-least-32-chars'
     }),
     policy: createPolicy({ callers: {} }),
-    credential: { getToken: async () => null },
+    // Never asked for a token: building the document makes no ARM call.
+    credential: new ManagedIdentityCredential(),
     logStream: pino.destination('/dev/null')
   })
   await app.ready()

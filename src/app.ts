@@ -24,8 +24,8 @@ export interface AppOptions {
   policy: Policy
   /** The broker's Azure identity: ManagedIdentityCredential or WorkloadIdentityCredential in production. */
   credential: TokenCredential
-  /** Where log lines go; stdout by default. */
-  logStream?: DestinationStream
+  /** Where log lines go: stdout in production, a capture stream in tests. */
+  logStream: DestinationStream
   clock?: Clock
   /** ARM transport overrides, for the emulator and tests. */
   armHttpClient?: HttpClient
@@ -40,7 +40,7 @@ const PACKAGE_VERSION = (
 /** Builds the broker, not yet listening. Everything that leaves the process is passed in. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, policy, credential, clock = systemClock } = options
-  const logger = pino(loggerOptions(config.logLevel), options.logStream ?? pino.destination(1))
+  const logger = pino(loggerOptions(config.logLevel), options.logStream)
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -195,8 +195,8 @@ function responseError(response: PipelineResponse, armRequestId: string | undefi
 
 function transportError(error: unknown, deadlinePassed: boolean, reachedArm: boolean): BrokerError {
   if (isBrokerError(error)) return error
-  const name = (error as { name?: string } | null)?.name ?? ''
-  if (!reachedArm && (deadlinePassed || IDENTITY_ERRORS.has(name))) {
+  // Everything the pipeline, the deadline or the credential rejects with is an Error.
+  if (!reachedArm && (deadlinePassed || IDENTITY_ERRORS.has((error as Error).name))) {
     return brokerError('IDENTITY_UNAVAILABLE', { retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS, cause: error })
   }
   if (deadlinePassed) return brokerError('ARM_TIMEOUT', { cause: error })

@@ -1,4 +1,5 @@
 import closeWithGrace from 'close-with-grace'
+import { pino } from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { createCredential } from './credential.js'
@@ -19,7 +20,12 @@ async function main(): Promise<void> {
     throw error
   }
 
-  const app = await buildApp({ config, policy, credential: createCredential(config.identity) })
+  const app = await buildApp({
+    config,
+    policy,
+    credential: createCredential(config.identity),
+    logStream: pino.destination(1)
+  })
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an unexpected error')
     else app.log.info({ signal }, 'shutting down')

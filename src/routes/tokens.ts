@@ -49,8 +49,8 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
     auditor.write({
       reqId: request.id,
       caller: request.caller,
-      scope: (request.routeOptions.config as { scope?: Scope }).scope ?? params.scope?.slice(0, MAX_AUDITED_TEXT) ?? null,
-      resourceId: (params.videoId ?? params.projectId ?? params['*'])?.slice(0, MAX_AUDITED_TEXT) ?? null,
+      scope: (request.routeOptions.config as { scope?: Scope }).scope ?? clip(params.scope),
+      resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
       account: accountName,
       decision: decisionFor(reply.statusCode),
       status: reply.statusCode,
@@ -61,7 +61,7 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
       armRequestId: issued?.token.armRequestId ?? null,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       clientIp: request.ip,
-      userAgent: request.headers['user-agent']?.slice(0, MAX_AUDITED_TEXT) ?? null
+      userAgent: clip(request.headers['user-agent'])
     })
   })
 
@@ -139,6 +139,11 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
       throw brokerError('UNKNOWN_SCOPE')
     })
   }
+}
+
+/** Caller-supplied text in an audit record is bounded, so no request can bloat the log. */
+function clip(text: string | undefined): string | null {
+  return text === undefined ? null : text.slice(0, MAX_AUDITED_TEXT)
 }
 
 declare module 'fastify' {

@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose'
 import t from 'tap'
 import { build } from '../helper.js'
 import { fakeArm } from '../support/fake-arm.js'
+import { fakeClock } from '../support/fake-clock.js'
 import { aviToken, callerToken, TEST_SECRET } from '../support/tokens.js'
 
 t.test('an allowed caller gets a Video token, with no-store and a request id', async (t) => {
@@ -174,4 +175,24 @@ t.test('unknown routes and methods get 404 in the error shape', async (t) => {
     t.equal(response.statusCode, 404)
     t.same(response.json(), { error: { code: 'NOT_FOUND', message: 'No such route' } })
   }
+})
+
+t.test('a failed background refresh keeps serving the cached token and is logged', async (t) => {
+  const clock = fakeClock(Date.now())
+  let fail = false
+  const arm = fakeArm(async () =>
+    fail ? { status: 500 } : { status: 200, body: { accessToken: await aviToken(Math.floor(clock.now() / 1000) + 3600) } }
+  )
+  const { request, logs } = await build(t, { armHttpClient: arm.client, clock, env: { ARM_MAX_RETRIES: '0' } })
+  const token = await callerToken('portal-bff')
+  const first = await request({ url: '/tokens/video/abc', token })
+  clock.advance((3600 - 300 - 900) * 1000)
+  fail = true
+  const refreshing = await request({ url: '/tokens/video/abc', token })
+  t.equal(refreshing.statusCode, 200)
+  t.equal(refreshing.json().accessToken, first.json().accessToken)
+  t.equal(logs.audits.at(-1)?.cache, 'refresh')
+  await t.resolves(async () => {
+    while (!logs.records.some((r) => r.msg === 'background token refresh failed')) await new Promise((r) => setTimeout(r, 5))
+  })
 })

@@ -1,0 +1,50 @@
+import t from 'tap';
+import { readCliConfig } from '../../src/emulator/cli-config.js';
+
+t.test('defaults', async (t) => {
+  t.same(readCliConfig({}), {
+    options: {
+      host: '127.0.0.1',
+      armPort: 8443,
+      port: 8081,
+      certificateHosts: ['localhost', '127.0.0.1', '::1'],
+      tokenLifetimeSeconds: 3600,
+    },
+    logLevel: 'info',
+  });
+});
+
+t.test('every variable', async (t) => {
+  const config = readCliConfig({
+    EMULATOR_HOST: '0.0.0.0',
+    EMULATOR_ARM_PORT: '9443',
+    EMULATOR_PORT: '0',
+    EMULATOR_CERT_HOSTS: 'emulator, localhost ,,azure-emulator',
+    EMULATOR_CA_FILE: '/tmp/ca.pem',
+    EMULATOR_TOKEN_LIFETIME_SECONDS: '300',
+    EMULATOR_LOG_LEVEL: 'silent',
+  });
+  t.same(config, {
+    options: {
+      host: '0.0.0.0',
+      armPort: 9443,
+      port: 0,
+      certificateHosts: ['localhost', '127.0.0.1', '::1', 'emulator', 'azure-emulator'],
+      tokenLifetimeSeconds: 300,
+    },
+    caFile: '/tmp/ca.pem',
+    logLevel: 'silent',
+  });
+});
+
+t.test('invalid values name their variable', async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ EMULATOR_ARM_PORT: 'https' }, /^EMULATOR_ARM_PORT must be an integer from 0 to 65535, got 'https'$/],
+    [{ EMULATOR_PORT: '65536' }, /^EMULATOR_PORT /],
+    [{ EMULATOR_PORT: '-1' }, /^EMULATOR_PORT /],
+    [{ EMULATOR_TOKEN_LIFETIME_SECONDS: '0' }, /^EMULATOR_TOKEN_LIFETIME_SECONDS /],
+    [{ EMULATOR_TOKEN_LIFETIME_SECONDS: '1.5' }, /^EMULATOR_TOKEN_LIFETIME_SECONDS /],
+    [{ EMULATOR_LOG_LEVEL: 'loud' }, /^EMULATOR_LOG_LEVEL /],
+  ];
+  for (const [env, message] of cases) t.throws(() => readCliConfig(env), { message }, JSON.stringify(env));
+});
