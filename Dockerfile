@@ -22,6 +22,9 @@ WORKDIR /app
 COPY --from=production-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# Only for docker-compose's emulator: a volume mounted here inherits node's ownership, so the
+# emulator can share its certificate with the broker.
+RUN install -d -o node -g node /home/node/emulator-ca
 USER node
 EXPOSE 8080
 # Exec form, so SIGTERM reaches Node directly. The bundled emulator runs from the same image

@@ -33,6 +33,7 @@ export function readCliConfig(env: NodeJS.ProcessEnv): CliConfig {
       port: integer(env, 'EMULATOR_PORT', 8081, 0, 65535),
       certificateHosts: [...new Set([...DEFAULT_CERTIFICATE_HOSTS, ...extraHosts])],
       tokenLifetimeSeconds: integer(env, 'EMULATOR_TOKEN_LIFETIME_SECONDS', 3600, 1, 86_400),
+      ...(env.EMULATOR_IDENTITY_HEADER ? { identityHeader: env.EMULATOR_IDENTITY_HEADER } : {}),
     },
     ...(env.EMULATOR_CA_FILE ? { caFile: env.EMULATOR_CA_FILE } : {}),
     logLevel,

@@ -34,6 +34,8 @@ export interface EmulatorOptions {
   identityTokenLifetimeSeconds?: number;
   callerIssuer?: string;
   callerAudience?: string;
+  /** The managed-identity endpoint's shared secret; random when absent (compose fixes one). */
+  identityHeader?: string;
   now?: () => number;
   /** Request logs (pino-compatible); silent when absent. Tokens are never logged. */
   logger?: FastifyBaseLogger;
@@ -44,6 +46,8 @@ export interface Emulator {
   identityEndpoint: string;
   identityHeader: string;
   jwksUri: string;
+  /** The same caller JWKS over HTTPS, for brokers that are not on loopback (compose). */
+  jwksHttpsUri: string;
   issuer: string;
   audience: string;
   adminUrl: string;
@@ -78,7 +82,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   ]);
 
   const tenantId = randomUUID();
-  const identityHeader = randomBytes(24).toString('base64url');
+  const identityHeader = options.identityHeader ?? randomBytes(24).toString('base64url');
   const counters = createCounters();
   const faults = createFaults();
   const principals = createPrincipals();
@@ -113,6 +117,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults,
   });
   await arm.register(entraRoutes, { tokens, principals, jwks: { keys: [authorityKey.publicJwk] }, counters, faults, now });
+  await arm.register(jwksRoutes, { callerIssuer, counters, faults });
 
   const http = fastify({ ...logging, forceCloseConnections: true });
   await http.register(identityRoutes, { identityHeader, tokens, principals, counters, faults });
@@ -138,6 +143,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     identityEndpoint: `${httpBase}/msi/token`,
     identityHeader,
     jwksUri: `${httpBase}/.well-known/jwks.json`,
+    jwksHttpsUri: `https://${urlHost(host)}:${boundPort(arm)}/.well-known/jwks.json`,
     issuer: callerIssuer.issuer,
     audience: callerIssuer.audience,
     adminUrl: `${httpBase}/admin`,

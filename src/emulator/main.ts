@@ -15,10 +15,9 @@ async function main(): Promise<void> {
     });
   }
 
-  const { armEndpoint, identityEndpoint, identityHeader, jwksUri, issuer, audience, adminUrl } = emulator;
-  process.stdout.write(
-    `${JSON.stringify({ event: 'emulator-ready', armEndpoint, identityEndpoint, identityHeader, jwksUri, issuer, audience, adminUrl })}\n`,
-  );
+  const { armEndpoint, identityEndpoint, identityHeader, jwksUri, jwksHttpsUri, issuer, audience, adminUrl } = emulator;
+  const ready = { event: 'emulator-ready', armEndpoint, identityEndpoint, identityHeader, jwksUri, jwksHttpsUri, issuer, audience, adminUrl };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
 
   const shutdown = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down');

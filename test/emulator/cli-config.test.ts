@@ -22,6 +22,7 @@ t.test('every variable', async (t) => {
     EMULATOR_CERT_HOSTS: 'emulator, localhost ,,azure-emulator',
     EMULATOR_CA_FILE: '/tmp/ca.pem',
     EMULATOR_TOKEN_LIFETIME_SECONDS: '300',
+    EMULATOR_IDENTITY_HEADER: 'fixed-header-for-compose',
     EMULATOR_LOG_LEVEL: 'silent',
   });
   t.same(config, {
@@ -31,6 +32,7 @@ t.test('every variable', async (t) => {
       port: 0,
       certificateHosts: ['localhost', '127.0.0.1', '::1', 'emulator', 'azure-emulator'],
       tokenLifetimeSeconds: 300,
+      identityHeader: 'fixed-header-for-compose',
     },
     caFile: '/tmp/ca.pem',
     logLevel: 'silent',

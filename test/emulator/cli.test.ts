@@ -43,7 +43,7 @@ t.test('prints a ready line, writes the CA file and exits 0 on SIGTERM', async (
   t.teardown(() => child.kill('SIGKILL'));
 
   const ready = await readyLine(child);
-  t.same(Object.keys(ready), ['event', 'armEndpoint', 'identityEndpoint', 'identityHeader', 'jwksUri', 'issuer', 'audience', 'adminUrl']);
+  t.same(Object.keys(ready), ['event', 'armEndpoint', 'identityEndpoint', 'identityHeader', 'jwksUri', 'jwksHttpsUri', 'issuer', 'audience', 'adminUrl']);
   t.equal(ready.event, 'emulator-ready');
   t.match(ready.armEndpoint, /^https:\/\/127\.0\.0\.1:\d+$/);
   t.equal(ready.issuer, 'https://login.emulator.local/vi-token-broker/v2.0');

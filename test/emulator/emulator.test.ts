@@ -13,6 +13,7 @@ t.test('endpoints and defaults', async (t) => {
   t.match(httpBase, /^http:\/\/127\.0\.0\.1:\d+$/);
   t.equal(emulator.identityEndpoint, `${httpBase}/msi/token`);
   t.equal(emulator.jwksUri, `${httpBase}/.well-known/jwks.json`);
+  t.equal(emulator.jwksHttpsUri, `${emulator.armEndpoint}/.well-known/jwks.json`);
   t.match(emulator.identityHeader, /^[\w-]{32}$/);
   t.equal(emulator.issuer, 'https://login.emulator.local/vi-token-broker/v2.0');
   t.equal(emulator.audience, 'api://vi-token-broker');
@@ -32,6 +33,14 @@ t.test('endpoints and defaults', async (t) => {
 
   const viaName = await send(`${emulator.armEndpoint.replace('127.0.0.1', 'localhost')}/subscriptions`, { ca: emulator.caCertPem });
   t.equal(viaName.status, 404, 'the certificate is valid for localhost too');
+});
+
+t.test('a fixed identity header, and the caller JWKS over HTTPS', async (t) => {
+  const emulator = await startTestEmulator(t, { identityHeader: 'fixed-header-for-compose' });
+  t.equal(emulator.identityHeader, 'fixed-header-for-compose');
+  const response = await send(emulator.jwksHttpsUri, { ca: emulator.caCertPem });
+  t.equal(response.status, 200);
+  t.same(response.json(), await (await fetch(emulator.jwksUri)).json(), 'the same keys as over HTTP');
 });
 
 t.test('IPv6 loopback', async (t) => {
