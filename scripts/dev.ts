@@ -37,6 +37,8 @@ const broker = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     AUTH_ISSUER: emulator.issuer,
     AUTH_AUDIENCE: emulator.audience,
     POLICY_FILE: process.env.POLICY_FILE ?? 'config/policy.sample.json',
+    // No load balancer to drain in development: Ctrl-C stops at once.
+    SHUTDOWN_DELAY_MS: process.env.SHUTDOWN_DELAY_MS ?? '0',
     AUDIT_HMAC_KEY: process.env.AUDIT_HMAC_KEY ?? randomBytes(32).toString('hex')
   }
 })

@@ -4,6 +4,7 @@ import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { TokenCredential } from '@azure/identity'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type DestinationStream } from 'pino'
+import { createArmGate } from './arm-gate.js'
 import { createArmClient } from './arm.js'
 import { createAuditor } from './audit.js'
 import { systemClock, type Clock } from './clock.js'
@@ -11,6 +12,7 @@ import type { Config } from './config.js'
 import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
+import { clientErrorHandler } from './plugins/client-errors.js'
 import docs from './plugins/docs.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
 import securityHeaders from './plugins/security-headers.js'
@@ -50,7 +52,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const offered = request.headers['x-request-id']
       return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID()
     },
-    routerOptions: { caseSensitive: false },
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    clientErrorHandler,
     // A URL that cannot be decoded never reaches a route; answer it in the same error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id)
@@ -63,12 +66,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000
   })
 
-  let ready = true
-  app.decorate('markNotReady', () => {
-    ready = false
+  let shuttingDown = false
+  app.decorate('beginShutdown', () => {
+    shuttingDown = true
   })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    // Clients and proxies reconnect elsewhere instead of keeping a connection to a pod that is leaving.
+    if (shuttingDown) reply.header('connection', 'close')
   })
   await app.register(errorHandler)
   await app.register(securityHeaders)
@@ -76,10 +81,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (config.docsEnabled) await app.register(docs, { version: PACKAGE_VERSION })
   await app.register(authenticate, { auth: config.auth })
 
+  const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency })
   const arm = createArmClient({
     arm: config.arm,
     account: config.account,
     credential,
+    gate: armGate,
     logger: logger.child({ component: 'arm' }),
     ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
     ...(options.armTls ? { tls: options.armTls } : {})
@@ -91,9 +98,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock,
     onRefreshError: (key, error) => logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
   })
-  const auditor = createAuditor({ logger, hmacKey: config.auditHmacKey })
+  const auditor = createAuditor({ logger, hmacKey: config.auditHmacKey, file: config.auditLogFile })
 
-  await app.register(healthRoutes, { isReady: () => ready })
+  await app.register(healthRoutes, { isReady: () => !shuttingDown })
   await app.register(tokenRoutes, {
     accountName: config.account.name,
     policy: () => policy,
@@ -106,7 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Turns /readyz to 503, at the start of a graceful shutdown. */
-    markNotReady(): void
+    /** Starts a graceful shutdown: /readyz turns 503 and responses carry Connection: close. */
+    beginShutdown(): void
   }
 }

@@ -15,6 +15,7 @@ import {
 } from '@azure/core-rest-pipeline'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
+import type { ArmGate } from './arm-gate.js'
 import { brokerError, isBrokerError, type BrokerError } from './errors.js'
 import { ARM_SCOPE_NAMES, type Scope } from './scope.js'
 
@@ -47,6 +48,8 @@ export interface ArmClientOptions {
   arm: Config['arm']
   account: Config['account']
   credential: TokenCredential
+  /** Shared admission: concurrency bound, throttle hold and pacing. */
+  gate: ArmGate
   logger: Logger
   httpClient?: HttpClient
   tls?: TlsSettings
@@ -59,7 +62,7 @@ export interface ArmClientOptions {
  * bearer-token policy keeps reusing the identity token until it nears expiry.
  */
 export function createArmClient(options: ArmClientOptions): ArmClient {
-  const { arm, account, credential, logger, random = Math.random } = options
+  const { arm, account, credential, gate, logger, random = Math.random } = options
   const pipeline = createEmptyPipeline()
   if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
   pipeline.addPolicy(
@@ -119,11 +122,14 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         }),
         abortSignal: deadline
       })
+      const release = await gate.acquire(deadline)
       const started = performance.now()
       let retryAfterMs: number | undefined
       try {
         const response = await untilAborted(pipeline.sendRequest(httpClient, request), deadline)
         const armRequestId = response.headers.get('x-ms-request-id')
+        const remainingWrites = Number(response.headers.get('x-ms-ratelimit-remaining-subscription-writes') ?? NaN)
+        if (Number.isFinite(remainingWrites)) gate.observeRemainingWrites(remainingWrites)
         log.info(
           { armRequestId, status: response.status, attempt, durationMs: Math.round(performance.now() - started) },
           'arm call'
@@ -131,9 +137,12 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         if (response.status === 200) return { accessToken: readAccessToken(response), armRequestId }
         failure = responseError(response, armRequestId)
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
+        if (response.status === 429) gate.hold(retryAfterMs ?? DEFAULT_RETRY_AFTER_SECONDS * 1000)
       } catch (error) {
         failure = transportError(error, deadline.aborted, reachedArm.has(request))
         log.warn({ attempt, code: failure.code, err: error }, 'arm call failed')
+      } finally {
+        release()
       }
       waitMs = retryAfterMs ?? backoff(attempt, random)
       // A wait beyond the cap, or past the deadline, is handed back to the caller instead of slept.
@@ -185,12 +194,11 @@ function responseError(response: PipelineResponse, armRequestId: string | undefi
     armMessage: typeof armError?.message === 'string' ? armError.message.slice(0, 500) : undefined
   }
   const retryAfterSeconds = Math.ceil((parseRetryAfter(response.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS * 1000) / 1000)
-  if (response.status === 429) return brokerError('ARM_THROTTLED', { retryAfterSeconds, upstream })
-  if (response.status === 503) return brokerError('ARM_UNAVAILABLE', { retryAfterSeconds, upstream })
-  return brokerError('ARM_ERROR', {
-    details: [{ code: armCode, message: `ARM answered HTTP ${response.status}` }],
-    upstream
-  })
+  const details = [{ code: armCode, message: `ARM answered HTTP ${response.status}` }]
+  if (response.status === 429) return brokerError('ARM_THROTTLED', { retryAfterSeconds, details, upstream })
+  // A server-side failure is transient: callers are told when to come back, not that ARM refused them.
+  if (response.status >= 500) return brokerError('ARM_UNAVAILABLE', { retryAfterSeconds, details, upstream })
+  return brokerError('ARM_ERROR', { details, upstream })
 }
 
 function transportError(error: unknown, deadlinePassed: boolean, reachedArm: boolean): BrokerError {
@@ -204,9 +212,7 @@ function transportError(error: unknown, deadlinePassed: boolean, reachedArm: boo
 }
 
 function isRetryable(error: BrokerError): boolean {
-  if (error.code === 'ARM_THROTTLED' || error.code === 'ARM_UNAVAILABLE') return true
-  const status = error.upstream?.status
-  return error.code === 'ARM_ERROR' && typeof status === 'number' && (status >= 500 || status === 408)
+  return error.code === 'ARM_THROTTLED' || error.code === 'ARM_UNAVAILABLE' || error.upstream?.status === 408
 }
 
 function backoff(attempt: number, random: () => number): number {

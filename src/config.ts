@@ -25,6 +25,7 @@ export const EnvSchema = Type.Object({
   ARM_TIMEOUT_MS: Milliseconds(10_000, 100),
   ARM_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 5, default: 2 }),
   ARM_RETRY_AFTER_CAP_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 5 }),
+  ARM_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 16 }),
 
   AUTH_JWKS_URI: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
   AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
@@ -42,7 +43,9 @@ export const EnvSchema = Type.Object({
   TOKEN_REFRESH_AHEAD_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 900 }),
 
   AUDIT_HMAC_KEY: Type.String({ minLength: 32 }),
+  AUDIT_LOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
 
+  SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 5_000 }),
   SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
 
   DOCS_ENABLED: Type.Enum(['true', 'false'], { default: 'true' }),
@@ -75,13 +78,21 @@ export interface Config {
   host: string
   logLevel: string
   account: { subscriptionId: string; resourceGroup: string; name: string }
-  arm: { endpoint: string; apiVersion: string; timeoutMs: number; maxRetries: number; retryAfterCapSeconds: number }
+  arm: {
+    endpoint: string
+    apiVersion: string
+    timeoutMs: number
+    maxRetries: number
+    retryAfterCapSeconds: number
+    maxConcurrency: number
+  }
   auth: AuthConfig
   identity: IdentityConfig
   policyFile: string
   cache: { maxEntries: number; minRemainingSeconds: number; refreshAheadSeconds: number }
   auditHmacKey: string
-  shutdownTimeoutMs: number
+  auditLogFile: string | undefined
+  shutdown: { delayMs: number; timeoutMs: number }
   docsEnabled: boolean
 }
 
@@ -139,6 +150,11 @@ function toConfig(env: Env): Config {
       'Invalid configuration:\n  TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS: together they must stay under the 3600 s token lifetime'
     )
   }
+  if (env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
+    throw new ConfigError(
+      'Invalid configuration:\n  SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS: the delay must be shorter than the timeout, which also covers finishing in-flight requests'
+    )
+  }
   const common: AuthCommon = {
     issuer: env.AUTH_ISSUER,
     audience: env.AUTH_AUDIENCE,
@@ -155,7 +171,8 @@ function toConfig(env: Env): Config {
       apiVersion: env.ARM_API_VERSION,
       timeoutMs: env.ARM_TIMEOUT_MS,
       maxRetries: env.ARM_MAX_RETRIES,
-      retryAfterCapSeconds: env.ARM_RETRY_AFTER_CAP_SECONDS
+      retryAfterCapSeconds: env.ARM_RETRY_AFTER_CAP_SECONDS,
+      maxConcurrency: env.ARM_MAX_CONCURRENCY
     },
     auth: hasJwks
       ? { mode: 'jwks', jwksUri: env.AUTH_JWKS_URI as string, jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS, jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS, ...common }
@@ -168,7 +185,8 @@ function toConfig(env: Env): Config {
       refreshAheadSeconds: env.TOKEN_REFRESH_AHEAD_SECONDS
     },
     auditHmacKey: env.AUDIT_HMAC_KEY,
-    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    auditLogFile: env.AUDIT_LOG_FILE,
+    shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     docsEnabled: env.DOCS_ENABLED === 'true'
   }
 }

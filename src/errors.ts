@@ -19,7 +19,9 @@ export const errors = {
   AUTH_EXPIRED: define('AUTH_EXPIRED', 'The bearer token has expired', 401),
   AUTH_NO_CALLER: define('AUTH_NO_CALLER', 'The bearer token does not identify a caller', 401),
   POLICY_DENIED: define('POLICY_DENIED', 'The caller is not allowed this scope or id', 403),
-  INVALID_REQUEST: define('INVALID_REQUEST', 'The request URL is not valid', 400),
+  INVALID_REQUEST: define('INVALID_REQUEST', 'The request is not valid HTTP or its URL cannot be decoded', 400),
+  HEADERS_TOO_LARGE: define('HEADERS_TOO_LARGE', 'The request headers are too large', 431),
+  REQUEST_TIMEOUT: define('REQUEST_TIMEOUT', 'The request was not received in time', 408),
   INVALID_ID: define('INVALID_ID', 'The id must match ^[A-Za-z0-9_-]{1,64}$', 400),
   MISSING_ID: define('MISSING_ID', 'This scope needs an id: /tokens/%s/{id}', 400),
   UNEXPECTED_ID: define('UNEXPECTED_ID', 'Account scope takes no id: use /tokens/account', 400),
@@ -31,6 +33,7 @@ export const errors = {
   IDENTITY_UNAVAILABLE: define('IDENTITY_UNAVAILABLE', 'The broker could not obtain its managed identity token; retry later', 503),
   JWKS_UNAVAILABLE: define('JWKS_UNAVAILABLE', 'The signing keys for caller tokens could not be fetched; retry later', 503),
   ARM_TIMEOUT: define('ARM_TIMEOUT', 'Azure Resource Manager did not answer in time', 504),
+  AUDIT_UNAVAILABLE: define('AUDIT_UNAVAILABLE', 'The audit record could not be written, so no token was issued; retry later', 503),
   NOT_READY: define('NOT_READY', 'The broker is not ready to serve (starting or shutting down)', 503),
   INTERNAL_ERROR: define('INTERNAL_ERROR', 'An unexpected error occurred', 500)
 } as const

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
@@ -26,11 +27,16 @@ async function main(): Promise<void> {
     credential: createCredential(config.identity),
     logStream: pino.destination(1)
   })
-  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+  // Past SHUTDOWN_TIMEOUT_MS, close-with-grace exits 1 whatever is still running.
+  closeWithGrace({ delay: config.shutdown.timeoutMs }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an unexpected error')
-    else app.log.info({ signal }, 'shutting down')
-    app.markNotReady()
+    else app.log.info({ signal, delayMs: config.shutdown.delayMs }, 'shutting down')
+    // Readiness turns 503 and responses say Connection: close, while we keep serving long enough for
+    // Kubernetes to take the pod out of its endpoints; then in-flight requests finish and we exit 0.
+    app.beginShutdown()
+    await sleep(config.shutdown.delayMs)
     await app.close()
+    app.log.info('shut down')
   })
   await app.listen({ port: config.port, host: config.host })
   app.log.info({ callers: policy.callerCount, account: config.account.name }, 'vi-token-broker ready')

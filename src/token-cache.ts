@@ -30,9 +30,13 @@ export interface TokenCacheOptions {
   refreshAheadSeconds: number
   clock: Clock
   onRefreshError(key: string, error: unknown): void
+  /** Jitter source for the refresh backoff; injectable for tests. */
+  random?: () => number
 }
 
 const ASSUMED_LIFETIME_MS = 3600_000
+const REFRESH_BACKOFF_BASE_MS = 1_000
+const REFRESH_BACKOFF_MAX_MS = 60_000
 
 /**
  * An LRU of issued tokens. Each entry lives until its token's exp minus the minimum remaining
@@ -41,11 +45,25 @@ const ASSUMED_LIFETIME_MS = 3600_000
  * Failures are never stored.
  */
 export function createTokenCache(options: TokenCacheOptions): TokenCache {
-  const { clock, onRefreshError } = options
+  const { clock, onRefreshError, random = Math.random } = options
   const minRemainingMs = options.minRemainingSeconds * 1000
   const refreshAheadMs = options.refreshAheadSeconds * 1000
   const entries = new LRUCache<string, CachedToken>({ max: options.maxEntries, perf: clock, ttlResolution: 0 })
   const inFlight = new Map<string, Promise<CachedToken>>()
+  // After a failed background refresh, the next attempt for that key waits: exponential, with jitter.
+  const refreshRetry = new Map<string, { failures: number; notBefore: number }>()
+
+  function refresh(key: string, mint: () => Promise<MintedToken>): void {
+    startMint(key, mint).then(
+      () => refreshRetry.delete(key),
+      (error: unknown) => {
+        const failures = (refreshRetry.get(key)?.failures ?? 0) + 1
+        const ceiling = Math.min(REFRESH_BACKOFF_MAX_MS, REFRESH_BACKOFF_BASE_MS * 2 ** (failures - 1))
+        refreshRetry.set(key, { failures, notBefore: clock.now() + ceiling / 2 + random() * (ceiling / 2) })
+        onRefreshError(key, error)
+      }
+    )
+  }
 
   function startMint(key: string, mint: () => Promise<MintedToken>): Promise<CachedToken> {
     const issuedAt = clock.now()
@@ -80,12 +98,14 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       // The LRU's TTL reclaims memory; this check is the guarantee, exact to the millisecond.
       if (cached !== undefined && now >= cached.expiresAt - minRemainingMs) {
         entries.delete(key)
+        refreshRetry.delete(key)
         cached = undefined
       }
       if (cached !== undefined) {
         const refreshAt = cached.expiresAt - minRemainingMs - refreshAheadMs
-        if (now < refreshAt || inFlight.has(key)) return { token: cached, cache: 'hit' }
-        startMint(key, mint).catch((error: unknown) => onRefreshError(key, error))
+        const backingOff = now < (refreshRetry.get(key)?.notBefore ?? 0)
+        if (now < refreshAt || inFlight.has(key) || backingOff) return { token: cached, cache: 'hit' }
+        refresh(key, mint)
         return { token: cached, cache: 'refresh' }
       }
       const pending = inFlight.get(key)

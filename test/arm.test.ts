@@ -2,6 +2,7 @@ import { RestError } from '@azure/core-rest-pipeline'
 import { CredentialUnavailableError, type TokenCredential } from '@azure/identity'
 import { pino } from 'pino'
 import t from 'tap'
+import { createArmGate } from '../src/arm-gate.js'
 import { createArmClient, parseRetryAfter, type ArmClientOptions } from '../src/arm.js'
 import { loadConfig } from '../src/config.js'
 import { TEST_ENV } from './helper.js'
@@ -23,6 +24,7 @@ function client(replies: Array<FakeReply | (() => Promise<FakeReply>)>, override
     arm: config.arm,
     account: config.account,
     credential: identity.credential,
+    gate: createArmGate({ maxConcurrency: 4 }),
     logger: pino({ level: 'silent' }),
     httpClient: arm.client,
     random: () => 0,
@@ -69,13 +71,18 @@ t.test('a 200 without an access token is an ARM_ERROR', async (t) => {
   await t.rejects(armClient.mint({ scope: 'account' }), { code: 'ARM_ERROR', details: [{ code: 'InvalidResponse' }] })
 })
 
-t.test('server errors are retried a bounded number of times', async (t) => {
+t.test('server errors are retried a bounded number of times, then answered as 503 with ARM\'s code', async (t) => {
   const recovering = client([{ status: 500 }, { status: 502 }, ok])
   t.equal((await recovering.armClient.mint({ scope: 'account' })).accessToken, 'minted-token')
   t.equal(recovering.calls.length, 3)
 
   const failing = client([{ status: 500, body: { error: { code: 'GENERAL' } } }])
-  await t.rejects(failing.armClient.mint({ scope: 'account' }), { code: 'ARM_ERROR', details: [{ code: 'GENERAL' }] })
+  await t.rejects(failing.armClient.mint({ scope: 'account' }), {
+    code: 'ARM_UNAVAILABLE',
+    statusCode: 503,
+    retryAfterSeconds: 5,
+    details: [{ code: 'GENERAL' }]
+  })
   t.equal(failing.calls.length, config.arm.maxRetries + 1)
 })
 
@@ -113,7 +120,7 @@ t.test('a hanging ARM ends at the deadline with 504 ARM_TIMEOUT', async (t) => {
 t.test('a retry that would pass the deadline is not attempted', async (t) => {
   // Backoff with full jitter pinned to its ceiling: 200 ms fits the 300 ms deadline, the next 400 ms does not.
   const slow = client([{ status: 500 }, { status: 500 }, ok], { random: () => 1 })
-  await t.rejects(slow.armClient.mint({ scope: 'account' }), { code: 'ARM_ERROR' })
+  await t.rejects(slow.armClient.mint({ scope: 'account' }), { code: 'ARM_UNAVAILABLE' })
   t.equal(slow.calls.length, 2)
 })
 

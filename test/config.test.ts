@@ -53,7 +53,8 @@ t.test('defaults', async (t) => {
       apiVersion: '2024-01-01',
       timeoutMs: 10_000,
       maxRetries: 2,
-      retryAfterCapSeconds: 5
+      retryAfterCapSeconds: 5,
+      maxConcurrency: 16
     },
     auth: {
       mode: 'hs256',
@@ -67,7 +68,8 @@ t.test('defaults', async (t) => {
     policyFile: MINIMAL.POLICY_FILE,
     cache: { maxEntries: 10_000, minRemainingSeconds: 300, refreshAheadSeconds: 900 },
     auditHmacKey: HMAC_KEY,
-    shutdownTimeoutMs: 10_000,
+    auditLogFile: undefined,
+    shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
     docsEnabled: true
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
@@ -89,6 +91,7 @@ t.test('every variable is read and converted', async (t) => {
     TOKEN_MIN_REMAINING_SECONDS: '0',
     TOKEN_REFRESH_AHEAD_SECONDS: '120',
     SHUTDOWN_TIMEOUT_MS: '100',
+    SHUTDOWN_DELAY_MS: '0',
     AZURE_CLIENT_ID: 'user-assigned-client-id'
   })
   t.equal(config.port, 9443)
@@ -99,12 +102,13 @@ t.test('every variable is read and converted', async (t) => {
     apiVersion: '2025-04-01-preview',
     timeoutMs: 2500,
     maxRetries: 0,
-    retryAfterCapSeconds: 30
+    retryAfterCapSeconds: 30,
+    maxConcurrency: 16
   })
   t.same(config.auth.callerClaims, ['appid', 'oid'])
   t.equal(config.auth.clockSkewSeconds, 0)
   t.same(config.cache, { maxEntries: 5, minRemainingSeconds: 0, refreshAheadSeconds: 120 })
-  t.equal(config.shutdownTimeoutMs, 100)
+  t.same(config.shutdown, { delayMs: 0, timeoutMs: 100 })
   t.same(config.identity, { kind: 'managed', clientId: 'user-assigned-client-id' })
 })
 

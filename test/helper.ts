@@ -18,7 +18,8 @@ export const TEST_ENV = {
   AUTH_AUDIENCE: TEST_AUDIENCE,
   POLICY_FILE: 'unused-in-tests.json',
   AUDIT_HMAC_KEY: 'audit-hmac-key-for-tests-0123456789abcdef',
-  LOG_LEVEL: 'debug'
+  LOG_LEVEL: 'debug',
+  SHUTDOWN_DELAY_MS: '0'
 }
 
 export const TEST_POLICY = {

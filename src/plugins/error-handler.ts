@@ -17,12 +17,14 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
   request.errorCode = error.code
   if (error.statusCode === 401) reply.header('www-authenticate', WWW_AUTHENTICATE)
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
-  const body: { code: string; message: string; details?: BrokerError['details'] } = {
-    code: error.code,
-    message: error.message
-  }
+  return reply.code(error.statusCode).send(errorBody(error))
+}
+
+/** The ErrorResponse body: code, message and safe details only. */
+export function errorBody(error: BrokerError) {
+  const body: { code: string; message: string; details?: BrokerError['details'] } = { code: error.code, message: error.message }
   if (error.details !== undefined) body.details = error.details
-  return reply.code(error.statusCode).send({ error: body })
+  return { error: body }
 }
 
 /** One error handler and one not-found handler write every error body. */

@@ -3,8 +3,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from 'typebox'
 import type { ArmClient } from '../arm.js'
-import { decisionFor, type Auditor } from '../audit.js'
+import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
 import { brokerError } from '../errors.js'
+import { errorBody } from '../plugins/error-handler.js'
 import type { Policy } from '../policy.js'
 import { errorResponse, IdParam, TokenResponse } from '../schemas.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
@@ -43,27 +44,40 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
 
   app.decorateRequest('issued', null)
   app.addHook('onRequest', app.authenticate)
-  app.addHook('onResponse', async (request, reply) => {
+  // The record is written before the response leaves: if it cannot be written, no token is sent.
+  app.addHook('onSend', async (request, reply, payload) => {
+    try {
+      auditor.write(auditRecord(request, reply.statusCode, request.errorCode, reply.elapsedTime))
+      return payload
+    } catch (error) {
+      const failure = brokerError('AUDIT_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
+      request.log.error({ err: error, code: failure.code }, 'audit record could not be written; response withheld')
+      reply.code(failure.statusCode).header('retry-after', String(failure.retryAfterSeconds))
+      return JSON.stringify(errorBody(failure))
+    }
+  })
+
+  function auditRecord(request: FastifyRequest, status: number, code: string | null, elapsedMs: number): AuditRecord {
     const params = request.params as Record<string, string | undefined>
     const issued = request.issued
-    auditor.write({
+    return {
       reqId: request.id,
       caller: request.caller,
       scope: (request.routeOptions.config as { scope?: Scope }).scope ?? clip(params.scope),
       resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
       account: accountName,
-      decision: decisionFor(reply.statusCode),
-      status: reply.statusCode,
-      code: request.errorCode,
+      decision: decisionFor(status),
+      status,
+      code,
       cache: issued?.cache ?? null,
       tokenFingerprint: issued ? auditor.fingerprint(issued.token.accessToken) : null,
       tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
       armRequestId: issued?.token.armRequestId ?? null,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      durationMs: Math.round(elapsedMs * 100) / 100,
       clientIp: request.ip,
       userAgent: clip(request.headers['user-agent'])
-    })
-  })
+    }
+  }
 
   async function issue(request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
     if (!policy().isAllowed(request.caller as string, scope, id)) throw brokerError('POLICY_DENIED')
@@ -131,11 +145,12 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
       throw brokerError('MISSING_ID', { args: [scope] })
     })
   }
-  app.get('/tokens/account/*', { ...hidden, config: { scope: 'account' } }, async () => {
-    throw brokerError('UNEXPECTED_ID')
-  })
   for (const path of ['/tokens/:scope', '/tokens/:scope/*']) {
-    app.get(path, hidden, async () => {
+    app.get(path, hidden, async (request) => {
+      const scope = (request.params as { scope: string }).scope.toLowerCase()
+      if (scope === 'account') throw brokerError('UNEXPECTED_ID')
+      // /tokens/video/a/b: the id cannot contain a slash.
+      if (scope === 'video' || scope === 'project') throw brokerError('INVALID_ID')
       throw brokerError('UNKNOWN_SCOPE')
     })
   }

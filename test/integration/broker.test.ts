@@ -91,11 +91,11 @@ t.test('ARM faults: 502 with ARM\'s code, 503 with Retry-After, 504 at the deadl
   const invalid = await get('/tokens/video/fault2', portal)
   t.match(invalid.body, { error: { code: 'ARM_ERROR', details: [{ code: 'InvalidInput' }] } })
 
-  emulator.setFault('arm', { status: 429, retryAfterSeconds: 30 })
-  const throttled = await get('/tokens/video/fault3', portal)
-  t.equal(throttled.status, 503)
-  t.equal(throttled.body.error.code, 'ARM_THROTTLED')
-  t.equal(throttled.headers.get('retry-after'), '30')
+  emulator.setFault('arm', { status: 500, body: { error: { code: 'GENERAL', message: 'Trace id: x' } } })
+  const failing = await get('/tokens/video/fault3', portal)
+  t.equal(failing.status, 503, 'a server-side ARM failure is transient: 503 with Retry-After')
+  t.match(failing.body, { error: { code: 'ARM_UNAVAILABLE', details: [{ code: 'GENERAL' }] } })
+  t.ok(failing.headers.get('retry-after'))
 
   emulator.setFault('arm', { reset: true })
   const reset = await get('/tokens/video/fault4', portal)
@@ -117,6 +117,20 @@ t.test('a transient ARM 500 is retried and succeeds', async (t) => {
   const before = emulator.counters().arm.generateRestrictedViewerAccessToken
   t.equal((await get('/tokens/video/retry1', portal)).status, 200)
   t.equal(emulator.counters().arm.generateRestrictedViewerAccessToken - before, 2)
+})
+
+t.test('one 429 holds back every ARM call for its Retry-After; callers get 503 with Retry-After', async (t) => {
+  emulator.setFault('arm', { status: 429, retryAfterSeconds: 30, count: 1 })
+  const before = emulator.counters().arm.total
+  const throttled = await get('/tokens/video/throttle1', portal)
+  t.equal(throttled.status, 503)
+  t.equal(throttled.body.error.code, 'ARM_THROTTLED')
+  t.equal(throttled.headers.get('retry-after'), '30')
+  const others = await Promise.all(['throttle2', 'throttle3', 'throttle4'].map((id) => get(`/tokens/video/${id}`, portal)))
+  t.same(others.map((r) => r.status), [503, 503, 503], 'other keys are held back too')
+  t.ok(others.every((r) => Number(r.headers.get('retry-after')) > 0 && Number(r.headers.get('retry-after')) <= 30))
+  t.equal(emulator.counters().arm.total - before, 1, 'only the throttled call reached ARM')
+  t.equal((await get('/tokens/video/abc123', portal)).status, 200, 'cached tokens are still served during the hold')
 })
 
 t.test('every token request left exactly one audit line', async (t) => {
