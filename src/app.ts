@@ -20,6 +20,10 @@ import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
 import tokenRoutes from './routes/tokens.js'
 import { createTokenCache } from './token-cache.js'
+import { createMetrics } from './metrics.js'
+import { createPolicyStore, type ReloadResult } from './policy-store.js'
+import metricsRoutes from './routes/metrics.js'
+import type { Registry } from 'prom-client'
 
 export interface AppOptions {
   config: Readonly<Config>
@@ -32,6 +36,8 @@ export interface AppOptions {
   /** ARM transport overrides, for the emulator and tests. */
   armHttpClient?: HttpClient
   armTls?: TlsSettings
+  /** Reload the policy when its file changes (the server does; most tests need not). */
+  watchPolicy?: boolean
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -60,6 +66,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       sendError(request, reply, brokerError('INVALID_REQUEST', { cause: error }))
     },
     bodyLimit: 1024,
+    // HEAD would mint tokens like GET while showing nothing; the API is GET and DELETE only.
+    exposeHeadRoutes: false,
     // The slowest legitimate request is one ARM mint; anything slower is a stuck client.
     requestTimeout: config.arm.timeoutMs + 5_000,
     connectionTimeout: config.arm.timeoutMs + 5_000,
@@ -75,11 +83,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Clients and proxies reconnect elsewhere instead of keeping a connection to a pod that is leaving.
     if (shuttingDown) reply.header('connection', 'close')
   })
+  // The broker takes no request bodies: none is parsed, so none can fail to parse (Node discards it).
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null))
   await app.register(errorHandler)
   await app.register(securityHeaders)
   // Registered before the routes, so the document sees them.
   if (config.docsEnabled) await app.register(docs, { version: PACKAGE_VERSION })
   await app.register(authenticate, { auth: config.auth })
+
+  const metrics = createMetrics()
+  const policyStore = createPolicyStore({
+    file: config.policyFile,
+    initial: policy,
+    logger,
+    onReload: (result) => metrics.policyReloads.inc({ result })
+  })
+  if (options.watchPolicy) policyStore.watch()
+  app.decorate('reloadPolicy', (reason: string) => policyStore.reload(reason))
+  app.addHook('onClose', async () => policyStore.close())
 
   const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency })
   const arm = createArmClient({
@@ -87,6 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     account: config.account,
     credential,
     gate: armGate,
+    metrics,
     logger: logger.child({ component: 'arm' }),
     ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
     ...(options.armTls ? { tls: options.armTls } : {})
@@ -96,17 +119,29 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     minRemainingSeconds: config.cache.minRemainingSeconds,
     refreshAheadSeconds: config.cache.refreshAheadSeconds,
     clock,
-    onRefreshError: (key, error) => logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
+    onRefreshError: (key, error) => {
+      metrics.refreshFailures.inc()
+      logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
+    }
   })
   const auditor = createAuditor({ logger, hmacKey: config.auditHmacKey, file: config.auditLogFile })
 
+  const scrape = async () => {
+    metrics.cacheEntries.set(tokenCache.size)
+    metrics.armInFlight.set(armGate.stats().inFlight)
+    return metrics.registry
+  }
+  app.decorate('metricsRegistry', scrape)
+
   await app.register(healthRoutes, { isReady: () => !shuttingDown })
+  if (config.metricsPort === undefined) await app.register(metricsRoutes, { registry: scrape })
   await app.register(tokenRoutes, {
     accountName: config.account.name,
-    policy: () => policy,
+    policy: () => policyStore.current(),
     tokenCache,
     arm,
-    auditor
+    auditor,
+    metrics
   })
   return app
 }
@@ -115,5 +150,9 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Starts a graceful shutdown: /readyz turns 503 and responses carry Connection: close. */
     beginShutdown(): void
+    /** Re-reads the policy file (SIGHUP); an invalid policy is rejected and the old one kept. */
+    reloadPolicy(reason: string): Promise<ReloadResult>
+    /** The Prometheus registry, refreshed for a scrape; served at /metrics or on METRICS_PORT. */
+    metricsRegistry(): Promise<Registry>
   }
 }

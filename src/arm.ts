@@ -17,6 +17,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { ArmGate } from './arm-gate.js'
 import { brokerError, isBrokerError, type BrokerError } from './errors.js'
+import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES, type Scope } from './scope.js'
 
 export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
@@ -50,6 +51,7 @@ export interface ArmClientOptions {
   credential: TokenCredential
   /** Shared admission: concurrency bound, throttle hold and pacing. */
   gate: ArmGate
+  metrics: Pick<Metrics, 'armDuration' | 'armRemainingWrites' | 'throttleHolds' | 'identityRefreshes'>
   logger: Logger
   httpClient?: HttpClient
   tls?: TlsSettings
@@ -62,11 +64,14 @@ export interface ArmClientOptions {
  * bearer-token policy keeps reusing the identity token until it nears expiry.
  */
 export function createArmClient(options: ArmClientOptions): ArmClient {
-  const { arm, account, credential, gate, logger, random = Math.random } = options
+  const { arm, account, credential, gate, metrics, logger, random = Math.random } = options
   const pipeline = createEmptyPipeline()
   if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
   pipeline.addPolicy(
-    bearerTokenAuthenticationPolicy({ credential: boundedCredential(credential, arm.timeoutMs), scopes: ARM_TOKEN_SCOPE })
+    bearerTokenAuthenticationPolicy({
+      credential: countedCredential(boundedCredential(credential, arm.timeoutMs), metrics.identityRefreshes),
+      scopes: ARM_TOKEN_SCOPE
+    })
   )
   // Requests that get this far have their identity token: a later timeout is ARM's, not the identity endpoint's.
   const reachedArm = new WeakSet<PipelineRequest>()
@@ -128,8 +133,12 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
       try {
         const response = await untilAborted(pipeline.sendRequest(httpClient, request), deadline)
         const armRequestId = response.headers.get('x-ms-request-id')
+        metrics.armDuration.observe({ status: response.status }, (performance.now() - started) / 1000)
         const remainingWrites = Number(response.headers.get('x-ms-ratelimit-remaining-subscription-writes') ?? NaN)
-        if (Number.isFinite(remainingWrites)) gate.observeRemainingWrites(remainingWrites)
+        if (Number.isFinite(remainingWrites)) {
+          gate.observeRemainingWrites(remainingWrites)
+          metrics.armRemainingWrites.set(remainingWrites)
+        }
         log.info(
           { armRequestId, status: response.status, attempt, durationMs: Math.round(performance.now() - started) },
           'arm call'
@@ -137,8 +146,12 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
         if (response.status === 200) return { accessToken: readAccessToken(response), armRequestId }
         failure = responseError(response, armRequestId)
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
-        if (response.status === 429) gate.hold(retryAfterMs ?? DEFAULT_RETRY_AFTER_SECONDS * 1000)
+        if (response.status === 429) {
+          gate.hold(retryAfterMs ?? DEFAULT_RETRY_AFTER_SECONDS * 1000)
+          metrics.throttleHolds.inc()
+        }
       } catch (error) {
+        if (reachedArm.has(request)) metrics.armDuration.observe({ status: 0 }, (performance.now() - started) / 1000)
         failure = transportError(error, deadline.aborted, reachedArm.has(request))
         log.warn({ attempt, code: failure.code, err: error }, 'arm call failed')
       } finally {
@@ -171,6 +184,21 @@ function boundedCredential(credential: TokenCredential, timeoutMs: number): Toke
         }, timeoutMs)
         credential.getToken(scopes, options).then(resolve, reject).finally(() => clearTimeout(timer))
       })
+    }
+  }
+}
+
+function countedCredential(credential: TokenCredential, counter: Metrics['identityRefreshes']): TokenCredential {
+  return {
+    async getToken(scopes, options) {
+      try {
+        const token = await credential.getToken(scopes, options)
+        counter.inc({ result: 'success' })
+        return token
+      } catch (error) {
+        counter.inc({ result: 'failure' })
+        throw error
+      }
     }
   }
 }

@@ -8,6 +8,8 @@ export type Decision = 'allow' | 'deny' | 'error'
 /** One record per request to a token route, whatever its outcome. */
 export interface AuditRecord {
   reqId: string
+  /** issue: a token request; evict: an operator dropping cached tokens. */
+  action: 'issue' | 'evict'
   caller: string | null
   scope: string | null
   resourceId: string | null

@@ -49,6 +49,7 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
 
   DOCS_ENABLED: Type.Enum(['true', 'false'], { default: 'true' }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 
   AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   AZURE_TENANT_ID: Type.Optional(Type.String({ minLength: 1 })),
@@ -94,6 +95,8 @@ export interface Config {
   auditLogFile: string | undefined
   shutdown: { delayMs: number; timeoutMs: number }
   docsEnabled: boolean
+  /** Serve /metrics on this port instead of the main one. */
+  metricsPort: number | undefined
 }
 
 export class ConfigError extends Error {
@@ -187,7 +190,8 @@ function toConfig(env: Env): Config {
     auditHmacKey: env.AUDIT_HMAC_KEY,
     auditLogFile: env.AUDIT_LOG_FILE,
     shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
-    docsEnabled: env.DOCS_ENABLED === 'true'
+    docsEnabled: env.DOCS_ENABLED === 'true',
+    metricsPort: env.METRICS_PORT
   }
 }
 

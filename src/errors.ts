@@ -19,6 +19,8 @@ export const errors = {
   AUTH_EXPIRED: define('AUTH_EXPIRED', 'The bearer token has expired', 401),
   AUTH_NO_CALLER: define('AUTH_NO_CALLER', 'The bearer token does not identify a caller', 401),
   POLICY_DENIED: define('POLICY_DENIED', 'The caller is not allowed this scope or id', 403),
+  ADMIN_REQUIRED: define('ADMIN_REQUIRED', 'Only a caller marked admin in the policy may evict cached tokens', 403),
+  RATE_LIMITED: define('RATE_LIMITED', 'Too many requests from this caller; retry later', 429),
   INVALID_REQUEST: define('INVALID_REQUEST', 'The request is not valid HTTP or its URL cannot be decoded', 400),
   HEADERS_TOO_LARGE: define('HEADERS_TOO_LARGE', 'The request headers are too large', 431),
   REQUEST_TIMEOUT: define('REQUEST_TIMEOUT', 'The request was not received in time', 408),

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { Type, type Static } from 'typebox'
+import ms, { type StringValue } from 'ms'
 import { Value } from 'typebox/value'
 import { ID_PATTERN, MAX_CALLER_ID_LENGTH, SCOPES, type Scope } from './scope.js'
 
@@ -11,21 +12,49 @@ const Rule = Type.Object(
   { additionalProperties: false }
 )
 
+const RateLimit = Type.Object(
+  {
+    max: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    // Milliseconds, or an ms-style duration such as "1 minute" or "30s".
+    timeWindow: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })])
+  },
+  { additionalProperties: false }
+)
+
 const CallerPolicy = Type.Object(
-  { allow: Type.Array(Rule) },
+  {
+    allow: Type.Array(Rule),
+    rateLimit: Type.Optional(RateLimit),
+    /** May evict cached tokens (DELETE /cache). */
+    admin: Type.Optional(Type.Boolean())
+  },
   { additionalProperties: false }
 )
 
 export const PolicySchema = Type.Object(
-  { callers: Type.Record(Type.String(), CallerPolicy) },
+  {
+    callers: Type.Record(Type.String(), CallerPolicy),
+    /** The rate limit of callers that set none. */
+    rateLimit: Type.Optional(RateLimit)
+  },
   { additionalProperties: false }
 )
+
+export interface CallerRateLimit {
+  max: number
+  timeWindowMs: number
+}
+
+export const DEFAULT_RATE_LIMIT: CallerRateLimit = { max: 600, timeWindowMs: 60_000 }
 
 export type PolicyDocument = Static<typeof PolicySchema>
 
 export interface Policy {
   /** Deny by default: true only when a rule names this scope, and names this id when it lists ids. */
   isAllowed(caller: string, scope: Scope, id: string | undefined): boolean
+  isAdmin(caller: string): boolean
+  isKnown(caller: string): boolean
+  rateLimitFor(caller: string): CallerRateLimit
   readonly callerCount: number
 }
 
@@ -39,7 +68,12 @@ type Grants = Map<Scope, Set<string> | typeof ANY_ID>
 export function createPolicy(document: unknown): Policy {
   const valid = validatePolicy(document)
   const callers = new Map<string, Grants>()
-  for (const [caller, { allow }] of Object.entries(valid.callers)) {
+  const defaultLimit = valid.rateLimit ? toRateLimit(valid.rateLimit, '/rateLimit') : DEFAULT_RATE_LIMIT
+  const limits = new Map<string, CallerRateLimit>()
+  const admins = new Set<string>()
+  for (const [caller, { allow, rateLimit, admin }] of Object.entries(valid.callers)) {
+    if (rateLimit) limits.set(caller, toRateLimit(rateLimit, `/callers/${escapePointer(caller)}/rateLimit`))
+    if (admin === true) admins.add(caller)
     const grants: Grants = new Map()
     for (const rule of allow) {
       const scope = rule.scope as Scope
@@ -51,6 +85,9 @@ export function createPolicy(document: unknown): Policy {
   }
   return {
     callerCount: callers.size,
+    isAdmin: (caller) => admins.has(caller),
+    isKnown: (caller) => callers.has(caller),
+    rateLimitFor: (caller) => limits.get(caller) ?? defaultLimit,
     isAllowed(caller, scope, id) {
       const grant = callers.get(caller)?.get(scope)
       if (grant === undefined) return false
@@ -60,12 +97,19 @@ export function createPolicy(document: unknown): Policy {
 }
 
 export async function loadPolicyFile(path: string): Promise<Policy> {
-  let text: string
+  return policyFromText(await readPolicyFile(path), path)
+}
+
+export async function readPolicyFile(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8')
+    return await readFile(path, 'utf8')
   } catch (error) {
     throw new PolicyError(`Policy file ${path} cannot be read: ${(error as Error).message}`)
   }
+}
+
+/** Parses and validates a policy file's text; errors name the file and the bad entry. */
+export function policyFromText(text: string, path: string): Policy {
   let document: unknown
   try {
     document = JSON.parse(text)
@@ -88,7 +132,7 @@ function validatePolicy(document: unknown): PolicyDocument {
   }
   const valid = normalised as PolicyDocument
   for (const [caller, { allow }] of Object.entries(valid.callers)) {
-    const path = `/callers/${caller.replace(/~/g, '~0').replace(/\//g, '~1')}`
+    const path = `/callers/${escapePointer(caller)}`
     if (caller.length < 1 || caller.length > MAX_CALLER_ID_LENGTH) {
       throw new PolicyError(`invalid policy:\n  ${path}: a caller id has 1 to ${MAX_CALLER_ID_LENGTH} characters`)
     }
@@ -99,6 +143,18 @@ function validatePolicy(document: unknown): PolicyDocument {
     })
   }
   return valid
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1')
+}
+
+function toRateLimit(limit: { max: number; timeWindow: number | string }, path: string): CallerRateLimit {
+  const timeWindowMs = typeof limit.timeWindow === 'number' ? limit.timeWindow : ms(limit.timeWindow as StringValue)
+  if (typeof timeWindowMs !== 'number' || !(timeWindowMs > 0)) {
+    throw new PolicyError(`invalid policy:\n  ${path}/timeWindow: not a duration (use milliseconds or e.g. "1 minute")`)
+  }
+  return { max: limit.max, timeWindowMs }
 }
 
 // Scope names are case-insensitive, as in the URLs, so "Video" and "video" mean the same rule.

@@ -21,6 +21,8 @@ export interface CacheResult {
 
 export interface TokenCache {
   get(key: string, mint: () => Promise<MintedToken>): Promise<CacheResult>
+  /** Evicts one key, or every key when none is given; returns how many entries went. */
+  evict(key?: string): number
   readonly size: number
 }
 
@@ -91,6 +93,16 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   return {
     get size() {
       return entries.size
+    },
+    evict(key) {
+      if (key !== undefined) {
+        refreshRetry.delete(key)
+        return entries.delete(key) ? 1 : 0
+      }
+      const evicted = entries.size
+      entries.clear()
+      refreshRetry.clear()
+      return evicted
     },
     async get(key, mint) {
       const now = clock.now()

@@ -3,6 +3,7 @@ import { CredentialUnavailableError, type TokenCredential } from '@azure/identit
 import { pino } from 'pino'
 import t from 'tap'
 import { createArmGate } from '../src/arm-gate.js'
+import { createMetrics } from '../src/metrics.js'
 import { createArmClient, parseRetryAfter, type ArmClientOptions } from '../src/arm.js'
 import { loadConfig } from '../src/config.js'
 import { TEST_ENV } from './helper.js'
@@ -25,6 +26,7 @@ function client(replies: Array<FakeReply | (() => Promise<FakeReply>)>, override
     account: config.account,
     credential: identity.credential,
     gate: createArmGate({ maxConcurrency: 4 }),
+    metrics: createMetrics(),
     logger: pino({ level: 'silent' }),
     httpClient: arm.client,
     random: () => 0,

@@ -8,6 +8,7 @@ const HMAC_KEY = 'audit-hmac-key-for-tests-0123456789abcdef'
 
 const RECORD: AuditRecord = {
   reqId: 'req-1',
+  action: 'issue',
   caller: 'portal-bff',
   scope: 'video',
   resourceId: 'abc123',

@@ -70,7 +70,8 @@ t.test('defaults', async (t) => {
     auditHmacKey: HMAC_KEY,
     auditLogFile: undefined,
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
-    docsEnabled: true
+    docsEnabled: true,
+    metricsPort: undefined
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
 })

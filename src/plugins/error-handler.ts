@@ -7,8 +7,11 @@ export const WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 /** Maps anything thrown to a catalogued error; unexpected errors become INTERNAL_ERROR. */
 export function toBrokerError(error: unknown): BrokerError {
   if (isBrokerError(error)) return error
+  const fastifyError = error as Partial<FastifyError>
   // Route schemas validate path parameters only, and those are ids.
-  if ((error as Partial<FastifyError>).validation !== undefined) return brokerError('INVALID_ID', { cause: error })
+  if (fastifyError.validation !== undefined) return brokerError('INVALID_ID', { cause: error })
+  // Fastify's own client errors, such as a Content-Type header that is not a media type.
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) return brokerError('INVALID_REQUEST', { cause: error })
   return brokerError('INTERNAL_ERROR', { cause: error })
 }
 

@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
-import { Type } from 'typebox'
+import rateLimit from '@fastify/rate-limit'
+import { Type, type TSchema } from 'typebox'
 import type { ArmClient } from '../arm.js'
 import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
 import { brokerError } from '../errors.js'
 import { errorBody } from '../plugins/error-handler.js'
+import type { Metrics } from '../metrics.js'
 import type { Policy } from '../policy.js'
 import { errorResponse, IdParam, TokenResponse } from '../schemas.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
@@ -17,6 +19,7 @@ export interface TokenRoutesOptions {
   tokenCache: TokenCache
   arm: ArmClient
   auditor: Auditor
+  metrics: Pick<Metrics, 'requests' | 'cache'>
 }
 
 const MAX_AUDITED_TEXT = 256
@@ -40,12 +43,24 @@ const security = [{ bearerAuth: [] }]
 /** The token routes. Everything registered here is authenticated and audited. */
 export default async function tokenRoutes(parent: FastifyInstance, options: TokenRoutesOptions) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { accountName, policy, tokenCache, arm, auditor } = options
+  const { accountName, policy, tokenCache, arm, auditor, metrics } = options
 
   app.decorateRequest('issued', null)
   app.addHook('onRequest', app.authenticate)
+  // After authentication, so each caller has its own budget from the policy and one cannot starve another.
+  await app.register(rateLimit, {
+    hook: 'preValidation',
+    keyGenerator: (request) => `caller:${request.caller}`,
+    max: async (request) => policy().rateLimitFor(request.caller as string).max,
+    timeWindow: async (request) => policy().rateLimitFor(request.caller as string).timeWindowMs,
+    errorResponseBuilder: (_request, context) => brokerError('RATE_LIMITED', { retryAfterSeconds: Math.ceil(context.ttl / 1000) })
+  })
   // The record is written before the response leaves: if it cannot be written, no token is sent.
   app.addHook('onSend', async (request, reply, payload) => {
+    const caller = request.caller === null ? 'anonymous' : policy().isKnown(request.caller) ? request.caller : 'unknown'
+    const scope = (request.routeOptions.config as { scope?: Scope }).scope ?? 'invalid'
+    metrics.requests.inc({ caller, scope, status: reply.statusCode })
+    if (request.issued) metrics.cache.inc({ result: request.issued.cache })
     try {
       auditor.write(auditRecord(request, reply.statusCode, request.errorCode, reply.elapsedTime))
       return payload
@@ -62,6 +77,7 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
     const issued = request.issued
     return {
       reqId: request.id,
+      action: request.method === 'DELETE' ? 'evict' : 'issue',
       caller: request.caller,
       scope: (request.routeOptions.config as { scope?: Scope }).scope ?? clip(params.scope),
       resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
@@ -136,6 +152,38 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
       }
     },
     (request, reply) => issue(request, reply, 'video', request.params.videoId)
+  )
+
+  // Operators who must stop handing out a token evict it; the next request mints a new one.
+  const evictResponse = {
+    200: Type.Object({ evicted: Type.Integer({ description: 'How many cached tokens were dropped' }) }, { description: 'Evicted' }),
+    401: COMMON_RESPONSES[401],
+    403: errorResponse(['ADMIN_REQUIRED'], 'The caller is not marked admin in the policy')
+  }
+  const evict = (request: FastifyRequest, key: string | undefined) => {
+    if (!policy().isAdmin(request.caller as string)) throw brokerError('ADMIN_REQUIRED')
+    return { evicted: tokenCache.evict(key) }
+  }
+  const evictSchema = (summary: string, params?: TSchema) => ({
+    tags: ['cache'],
+    summary,
+    security,
+    ...(params ? { params } : {}),
+    response: params ? { ...evictResponse, 400: WITH_ID_RESPONSES[400] } : evictResponse
+  })
+  app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) => evict(request, undefined))
+  app.delete('/cache/account', { config: { scope: 'account' }, schema: evictSchema('Evict the cached Account token') }, async (request) =>
+    evict(request, `${accountName}/account/`)
+  )
+  app.delete(
+    '/cache/project/:projectId',
+    { config: { scope: 'project' }, schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam })) },
+    async (request) => evict(request, `${accountName}/project/${(request.params as { projectId: string }).projectId}`)
+  )
+  app.delete(
+    '/cache/video/:videoId',
+    { config: { scope: 'video' }, schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam })) },
+    async (request) => evict(request, `${accountName}/video/${(request.params as { videoId: string }).videoId}`)
   )
 
   // Near misses get a precise 400 rather than a bare 404. They are not part of the documented API.

@@ -21,8 +21,11 @@ t.test('the document is valid OpenAPI', async (t) => {
 t.test('the documented error codes and the catalogue agree, in both directions', async (t) => {
   const catalogue = Object.keys(errors).sort()
   t.same([...generated.components.schemas.ErrorCode.enum].sort(), catalogue, 'ErrorCode lists exactly the catalogue')
-  for (const [path, operations] of Object.entries(generated.paths as Record<string, any>)) {
-    for (const [status, response] of Object.entries(operations.get.responses as Record<string, any>)) {
+  const operations = Object.entries(generated.paths as Record<string, Record<string, any>>).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]) => [`${method.toUpperCase()} ${path}`, operation] as const)
+  )
+  for (const [path, operation] of operations) {
+    for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
       const codes: string[] | undefined = response.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum
       if (status === '200') continue
       t.ok(codes && codes.length > 0, `${path} ${status} lists its codes`)

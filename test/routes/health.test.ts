@@ -12,7 +12,7 @@ t.test('liveness and readiness need no authentication', async (t) => {
 
 t.test('readiness turns 503 once shutdown starts; liveness stays 200', async (t) => {
   const { app, request } = await build(t)
-  app.markNotReady()
+  app.beginShutdown()
   const ready = await request({ url: '/readyz' })
   t.equal(ready.statusCode, 503)
   t.equal(ready.json().error.code, 'NOT_READY')
@@ -24,6 +24,6 @@ t.test('a URL that cannot be decoded gets a 400 in the error shape', async (t) =
   const { request } = await build(t)
   const response = await request({ url: '/tokens/video/%zz' })
   t.equal(response.statusCode, 400)
-  t.same(response.json(), { error: { code: 'INVALID_REQUEST', message: 'The request URL is not valid' } })
+  t.same(response.json(), { error: { code: 'INVALID_REQUEST', message: 'The request is not valid HTTP or its URL cannot be decoded' } })
   t.ok(response.headers['x-request-id'])
 })

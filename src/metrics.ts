@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** The broker's Prometheus metrics, in a registry of its own (one per app, so tests stay independent). */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  return {
+    registry,
+    requests: new Counter({
+      name: 'vi_broker_token_requests_total',
+      help: 'Token requests by caller (known callers only), scope and outcome (HTTP status)',
+      labelNames: ['caller', 'scope', 'status'] as const,
+      registers
+    }),
+    cache: new Counter({
+      name: 'vi_broker_cache_results_total',
+      help: 'How token requests were served: hit, miss, coalesced or refresh',
+      labelNames: ['result'] as const,
+      registers
+    }),
+    cacheEntries: new Gauge({ name: 'vi_broker_cache_entries', help: 'Tokens in the cache', registers }),
+    refreshFailures: new Counter({ name: 'vi_broker_refresh_failures_total', help: 'Failed background refreshes', registers }),
+    armDuration: new Histogram({
+      name: 'vi_broker_arm_request_duration_seconds',
+      help: 'ARM generateRestrictedViewerAccessToken latency, by HTTP status (0 when no answer)',
+      labelNames: ['status'] as const,
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    }),
+    armRemainingWrites: new Gauge({
+      name: 'vi_broker_arm_remaining_writes',
+      help: 'x-ms-ratelimit-remaining-subscription-writes from the latest ARM answer',
+      registers
+    }),
+    throttleHolds: new Counter({ name: 'vi_broker_arm_throttle_holds_total', help: 'ARM 429s that held back all minting', registers }),
+    armInFlight: new Gauge({ name: 'vi_broker_arm_in_flight', help: 'ARM calls in flight', registers }),
+    identityRefreshes: new Counter({
+      name: 'vi_broker_identity_token_requests_total',
+      help: 'Requests for the broker\'s own ARM token from the identity endpoint',
+      labelNames: ['result'] as const,
+      registers
+    }),
+    policyReloads: new Counter({
+      name: 'vi_broker_policy_reloads_total',
+      help: 'Policy reloads by result: applied, unchanged or rejected',
+      labelNames: ['result'] as const,
+      registers
+    })
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,72 @@
+import { watch, type FSWatcher } from 'node:fs'
+import { basename, dirname } from 'node:path'
+import type { Logger } from 'pino'
+import { policyFromText, readPolicyFile, type Policy } from './policy.js'
+
+export type ReloadResult = 'applied' | 'unchanged' | 'rejected'
+
+export interface PolicyStore {
+  current(): Policy
+  /** Re-reads the file. An invalid new policy is rejected and the old one stays in force. */
+  reload(reason: string): Promise<ReloadResult>
+  /** Reloads when the file changes, including Kubernetes ConfigMap updates (an atomic symlink swap). */
+  watch(): void
+  close(): void
+}
+
+const DEBOUNCE_MS = 100
+
+export function createPolicyStore(options: {
+  file: string
+  initial: Policy
+  logger: Logger
+  onReload?: (result: ReloadResult) => void
+}): PolicyStore {
+  const { file, logger } = options
+  let policy = options.initial
+  let lastText: string | undefined
+  let watcher: FSWatcher | undefined
+  let timer: NodeJS.Timeout | undefined
+  let reloading = Promise.resolve<ReloadResult>('unchanged')
+
+  async function reloadNow(reason: string): Promise<ReloadResult> {
+    let result: ReloadResult
+    try {
+      const text = await readPolicyFile(file)
+      if (text === lastText) {
+        result = 'unchanged'
+      } else {
+        policy = policyFromText(text, file)
+        lastText = text
+        result = 'applied'
+        logger.info({ reason, callers: policy.callerCount }, 'policy reloaded')
+      }
+    } catch (error) {
+      result = 'rejected'
+      logger.error({ reason, problem: (error as Error).message }, 'new policy rejected; the previous policy stays in force')
+    }
+    options.onReload?.(result)
+    return result
+  }
+
+  return {
+    current: () => policy,
+    reload(reason) {
+      // One reload at a time, in order.
+      reloading = reloading.then(() => reloadNow(reason))
+      return reloading
+    },
+    watch() {
+      // Watch the directory, not the file: ConfigMaps swap a ..data symlink, and editors replace files.
+      watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
+        if (name !== null && name !== basename(file) && !name.startsWith('..')) return
+        clearTimeout(timer)
+        timer = setTimeout(() => void this.reload('file changed'), DEBOUNCE_MS)
+      })
+    },
+    close() {
+      clearTimeout(timer)
+      watcher?.close()
+    }
+  }
+}
