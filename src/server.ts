@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
+import Fastify from 'fastify'
 import { buildApp } from './app.js'
+import metricsRoutes from './routes/metrics.js'
 import { ConfigError, loadConfig } from './config.js'
 import { createCredential } from './credential.js'
 import { loadPolicyFile, PolicyError } from './policy.js'
@@ -25,10 +27,12 @@ async function main(): Promise<void> {
     config,
     policy,
     credential: createCredential(config.identity),
-    logStream: pino.destination(1)
+    logStream: pino.destination(1),
+    watchPolicy: true
   })
   // Past SHUTDOWN_TIMEOUT_MS, close-with-grace exits 1 whatever is still running.
-  closeWithGrace({ delay: config.shutdown.timeoutMs }, async ({ signal, err }) => {
+  // SIGHUP is not a shutdown here: it reloads the policy.
+  closeWithGrace({ delay: config.shutdown.timeoutMs, skip: ['SIGHUP'] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an unexpected error')
     else app.log.info({ signal, delayMs: config.shutdown.delayMs }, 'shutting down')
     // Readiness turns 503 and responses say Connection: close, while we keep serving long enough for
@@ -38,7 +42,14 @@ async function main(): Promise<void> {
     await app.close()
     app.log.info('shut down')
   })
+  const metricsServer = config.metricsPort === undefined ? undefined : Fastify({ logger: false })
+  if (metricsServer) {
+    await metricsServer.register(metricsRoutes, { registry: () => app.metricsRegistry() })
+    app.addHook('onClose', async () => metricsServer.close())
+  }
+  process.on('SIGHUP', () => void app.reloadPolicy('SIGHUP'))
   await app.listen({ port: config.port, host: config.host })
+  if (metricsServer) await metricsServer.listen({ port: config.metricsPort, host: config.host })
   app.log.info({ callers: policy.callerCount, account: config.account.name }, 'vi-token-broker ready')
 }
 

@@ -400,3 +400,10 @@ t.test('integer variables reject values that are not whole numbers', async (t) =
   t.throws(() => load({ PORT: 'true' }), { name: 'ConfigError', message: /PORT: / }, 'a boolean-looking PORT is rejected'
   )
 })
+
+t.test('the shutdown delay must be shorter than the shutdown timeout', async (t) => {
+  t.throws(() => load({ SHUTDOWN_DELAY_MS: '10000', SHUTDOWN_TIMEOUT_MS: '10000' }), {
+    name: 'ConfigError',
+    message: /SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS: the delay must be shorter/
+  })
+})

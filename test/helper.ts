@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { ManagedIdentityCredential } from '@azure/identity'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
@@ -83,7 +84,10 @@ export async function build(
 }
 
 function fakeWiring() {
-  const arm = fakeArm(async () => ({ status: 200, body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600) } }))
+  const arm = fakeArm(async () => ({
+    status: 200,
+    body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { jti: randomUUID() }) }
+  }))
   return { env: {}, credential: fakeCredential().credential, transport: { armHttpClient: arm.client } }
 }
 

@@ -231,3 +231,21 @@ t.test('loadPolicyFile', async (t) => {
     t.ok(policy.isAllowed('app', 'video', 'abc'))
   })
 })
+
+t.test('rate limits: per caller, a global default, and a built-in default; durations are checked', async (t) => {
+  const policy = createPolicy({
+    rateLimit: { max: 100, timeWindow: '30s' },
+    callers: { a: { allow: [], rateLimit: { max: 5, timeWindow: 1000 } }, b: { allow: [], admin: true } }
+  })
+  t.same(policy.rateLimitFor('a'), { max: 5, timeWindowMs: 1000 })
+  t.same(policy.rateLimitFor('b'), { max: 100, timeWindowMs: 30_000 })
+  t.same(createPolicy({ callers: {} }).rateLimitFor('x'), { max: 600, timeWindowMs: 60_000 })
+  t.ok(policy.isAdmin('b'))
+  t.notOk(policy.isAdmin('a'))
+  t.ok(policy.isKnown('a'))
+  t.notOk(policy.isKnown('z'))
+  t.throws(() => createPolicy({ callers: { a: { allow: [], rateLimit: { max: 5, timeWindow: 'soon' } } } }), {
+    name: 'PolicyError',
+    message: /\/callers\/a\/rateLimit\/timeWindow: not a duration/
+  })
+})

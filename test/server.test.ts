@@ -1,8 +1,11 @@
 // The real entry point in a child process: boot-time validation and graceful shutdown on SIGTERM.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { writeFile } from 'node:fs/promises'
 import t from 'tap'
+import { startEmulator } from '../src/emulator/emulator.js'
 import { TEST_ENV } from './helper.js'
+import { callerToken } from './support/tokens.js'
 
 function startServer(env: Record<string, string | undefined>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
@@ -38,15 +41,104 @@ t.test('an invalid policy file stops the broker, naming the file and the entry',
 t.test('it starts, reports ready, and exits 0 on SIGTERM', async (t) => {
   const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: {} }) })
   const server = startServer({ ...TEST_ENV, POLICY_FILE: `${dir}/policy.json`, PORT: '0', HOST: '127.0.0.1' })
-  const url = await new Promise<string>((resolve, reject) => {
+  const url = await listeningUrl(server)
+  t.equal((await fetch(`${url}/readyz`)).status, 200)
+  server.child.kill('SIGTERM')
+  t.same(await server.exited, [0, null])
+  t.match(server.output().stdout, /"msg":"shutting down"/)
+})
+
+t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed request, exit 0', async (t) => {
+  const emulator = await startEmulator()
+  t.teardown(() => emulator.close())
+  const account = emulator.accounts[0] as (typeof emulator.accounts)[number]
+  const policy = { rateLimit: { max: 100_000, timeWindow: 60_000 }, callers: { 'portal-bff': { allow: [{ scope: 'video' }] } } }
+  const dir = t.testdir({ 'policy.json': JSON.stringify(policy), 'ca.pem': emulator.caCertPem })
+  const server = startServer({
+    ...TEST_ENV,
+    POLICY_FILE: `${dir}/policy.json`,
+    NODE_EXTRA_CA_CERTS: `${dir}/ca.pem`,
+    ARM_ENDPOINT: emulator.armEndpoint,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    AVI_SUBSCRIPTION_ID: account.subscriptionId,
+    AVI_RESOURCE_GROUP: account.resourceGroup,
+    AVI_ACCOUNT_NAME: account.accountName,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SHUTDOWN_DELAY_MS: '1500',
+    SHUTDOWN_TIMEOUT_MS: '6000'
+  })
+  const url = await listeningUrl(server)
+  const token = await callerToken('portal-bff')
+  const results: Array<{ status: number; connection: string | null } | Error> = []
+  const request = (id: string) =>
+    fetch(`${url}/tokens/video/${id}`, { headers: { authorization: `Bearer ${token}` } }).then(
+      async (response) => {
+        await response.arrayBuffer()
+        results.push({ status: response.status, connection: response.headers.get('connection') })
+      },
+      (error: Error) => results.push(error)
+    )
+  let stop = false
+  let n = 0
+  // Like a load balancer, the load stops sending new requests a little after readiness fails.
+  const load = (async () => {
+    while (!stop) await Promise.all(Array.from({ length: 8 }, () => request(`load${n++ % 20}`)))
+  })()
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  server.child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal((await fetch(`${url}/readyz`)).status, 503, 'readiness fails at once')
+  emulator.setFault('arm', { latencyMs: 1_000 })
+  const inFlight = request('slow-in-flight')
+  await new Promise((resolve) => setTimeout(resolve, 900))
+  stop = true
+  await load
+  await inFlight
+  const [code] = await server.exited
+  t.equal(code, 0, 'exit 0 within SHUTDOWN_TIMEOUT_MS')
+  const failures = results.filter((r) => r instanceof Error || r.status !== 200)
+  t.same(failures, [], `0 of ${results.length} requests failed`)
+  t.ok(results.length > 20)
+  t.ok(results.some((r) => !(r instanceof Error) && r.connection === 'close'), 'responses during the drain say Connection: close')
+  t.match(server.output().stdout, /"msg":"shut down"/)
+})
+
+t.test('SIGHUP reloads the policy; an invalid policy is rejected and the old one kept', async (t) => {
+  const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: {} }) })
+  const server = startServer({ ...TEST_ENV, POLICY_FILE: `${dir}/policy.json`, PORT: '0', HOST: '127.0.0.1', ARM_TIMEOUT_MS: '500' })
+  const url = await listeningUrl(server)
+  const token = await callerToken('new-bff')
+  const status = async () => (await fetch(`${url}/tokens/video/abc`, { headers: { authorization: `Bearer ${token}` } })).status
+  t.equal(await status(), 403, 'unknown to the first policy')
+
+  await writeFile(`${dir}/policy.json`, '{ not json')
+  server.child.kill('SIGHUP')
+  await until(() => /"reason":"SIGHUP".*new policy rejected/.test(server.output().stdout))
+  t.match(server.output().stdout, /"reason":"SIGHUP","problem":"Policy file .* is not valid JSON/)
+  t.equal(await status(), 403, 'the old policy stays in force')
+
+  await writeFile(`${dir}/policy.json`, JSON.stringify({ callers: { 'new-bff': { allow: [{ scope: 'video' }] } } }))
+  server.child.kill('SIGHUP')
+  await until(() => /policy reloaded/.test(server.output().stdout))
+  // Allowed now, so the request goes on to mint (and fails for want of an identity endpoint here).
+  t.not(await status(), 403, 'the new policy is in force')
+  t.equal((await fetch(`${url}/readyz`)).status, 200, 'SIGHUP did not start a shutdown')
+  server.child.kill('SIGTERM')
+  t.same((await server.exited)[0], 0)
+})
+
+async function listeningUrl(server: ReturnType<typeof startServer>): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     server.child.stdout.on('data', () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output().stdout)
       if (match?.[1]) resolve(match[1])
     })
     server.exited.then(() => reject(new Error(server.output().stderr)), reject)
   })
-  t.equal((await fetch(`${url}/readyz`)).status, 200)
-  server.child.kill('SIGTERM')
-  t.same(await server.exited, [0, null])
-  t.match(server.output().stdout, /"msg":"shutting down"/)
-})
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+}

@@ -136,3 +136,41 @@ t.test('the cache is bounded by maxEntries', async (t) => {
   t.equal(cache.size, 3)
   t.equal((await cache.get('a', mint())).cache, 'miss', 'the least recently used entry was evicted')
 })
+
+t.test('failed background refreshes back off exponentially per key, then retry', async (t) => {
+  const { clock, cache, mint, refreshErrors } = setup({ random: () => 1 })
+  await cache.get('k', mint())
+  clock.advance((3600 - MIN_REMAINING - REFRESH_AHEAD) * 1000)
+  let attempts = 0
+  const failing = async (): Promise<MintedToken> => {
+    attempts++
+    throw new Error('ARM down')
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve))
+  t.equal((await cache.get('k', failing)).cache, 'refresh')
+  await settle()
+  t.equal((await cache.get('k', failing)).cache, 'hit', 'inside the first backoff (1 s): no new attempt')
+  clock.advance(1_000)
+  t.equal((await cache.get('k', failing)).cache, 'refresh', 'after it, one more attempt')
+  await settle()
+  clock.advance(1_000)
+  t.equal((await cache.get('k', failing)).cache, 'hit', 'the second backoff is 2 s')
+  clock.advance(1_000)
+  t.equal((await cache.get('k', failing)).cache, 'refresh')
+  await settle()
+  t.equal(attempts, 3)
+  t.equal(refreshErrors.length, 3)
+  t.equal((await cache.get('k', mint())).cache, 'hit')
+  clock.advance(4_000)
+  t.equal((await cache.get('k', mint())).cache, 'refresh', 'a later attempt can succeed')
+})
+
+t.test('evict drops one key or all', async (t) => {
+  const { cache, mint } = setup()
+  await cache.get('a', mint())
+  await cache.get('b', mint())
+  t.equal(cache.evict('a'), 1)
+  t.equal(cache.evict('a'), 0)
+  t.equal(cache.evict(), 1)
+  t.equal(cache.size, 0)
+})
