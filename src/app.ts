@@ -141,7 +141,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     tokenCache,
     arm,
     auditor,
-    metrics
+    metrics,
+    overload: config.overload
   })
   return app
 }

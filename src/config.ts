@@ -49,6 +49,9 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
 
   DOCS_ENABLED: Type.Enum(['true', 'false'], { default: 'true' }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000 }),
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0.98 }),
+  OVERLOAD_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 
   AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
@@ -97,6 +100,8 @@ export interface Config {
   docsEnabled: boolean
   /** Serve /metrics on this port instead of the main one. */
   metricsPort: number | undefined
+  /** Token routes answer 503 OVERLOADED beyond these (0 turns a check off). */
+  overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; sampleIntervalMs: number }
 }
 
 export class ConfigError extends Error {
@@ -121,12 +126,14 @@ export function loadConfig(source: Record<string, string | undefined>): Readonly
   return deepFreeze(toConfig(env as Env))
 }
 
-// Only plain decimal digits become numbers: "80.5", "true" or "0x50" stay strings and fail validation.
+// Only plain decimal digits become numbers ("80.5" only where a fraction is allowed): "true" or "0x50"
+// stay strings and fail validation.
 function toIntegers(raw: Record<string, string>): Record<string, string | number> {
   const converted: Record<string, string | number> = { ...raw }
   for (const [name, value] of Object.entries(raw)) {
     const schema = EnvSchema.properties[name as keyof typeof EnvSchema.properties] as { type?: string }
     if (schema.type === 'integer' && /^\d{1,15}$/.test(value)) converted[name] = Number(value)
+    if (schema.type === 'number' && /^\d{1,15}(\.\d{1,15})?$/.test(value)) converted[name] = Number(value)
   }
   return converted
 }
@@ -191,7 +198,12 @@ function toConfig(env: Env): Config {
     auditLogFile: env.AUDIT_LOG_FILE,
     shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     docsEnabled: env.DOCS_ENABLED === 'true',
-    metricsPort: env.METRICS_PORT
+    metricsPort: env.METRICS_PORT,
+    overload: {
+      maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxEventLoopUtilization: env.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
+      sampleIntervalMs: env.OVERLOAD_SAMPLE_INTERVAL_MS
+    }
   }
 }
 

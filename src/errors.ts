@@ -36,6 +36,7 @@ export const errors = {
   JWKS_UNAVAILABLE: define('JWKS_UNAVAILABLE', 'The signing keys for caller tokens could not be fetched; retry later', 503),
   ARM_TIMEOUT: define('ARM_TIMEOUT', 'Azure Resource Manager did not answer in time', 504),
   AUDIT_UNAVAILABLE: define('AUDIT_UNAVAILABLE', 'The audit record could not be written, so no token was issued; retry later', 503),
+  OVERLOADED: define('OVERLOADED', 'The broker is overloaded; retry shortly', 503),
   NOT_READY: define('NOT_READY', 'The broker is not ready to serve (starting or shutting down)', 503),
   INTERNAL_ERROR: define('INTERNAL_ERROR', 'An unexpected error occurred', 500)
 } as const

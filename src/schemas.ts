@@ -14,7 +14,7 @@ export function errorResponse(codes: ErrorCode[], description: string): TSchema 
   const headers = {
     ...REQUEST_ID_HEADER,
     ...(status === 401 ? WWW_AUTHENTICATE_HEADER : {}),
-    ...(status === 503 ? RETRY_AFTER_HEADER : {})
+    ...(status === 503 || status === 429 ? RETRY_AFTER_HEADER : {})
   }
   return Type.Object(
     {

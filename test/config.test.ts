@@ -71,7 +71,8 @@ t.test('defaults', async (t) => {
     auditLogFile: undefined,
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
     docsEnabled: true,
-    metricsPort: undefined
+    metricsPort: undefined,
+    overload: { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 }
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
 })
@@ -406,4 +407,10 @@ t.test('the shutdown delay must be shorter than the shutdown timeout', async (t)
     name: 'ConfigError',
     message: /SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS: the delay must be shorter/
   })
+})
+
+t.test('fractions are accepted only where the schema allows them', async (t) => {
+  t.equal(load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.5' }).overload.maxEventLoopUtilization, 0.5)
+  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), { message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: / })
+  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 'high' }), { message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: / })
 })

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import rateLimit from '@fastify/rate-limit'
+import underPressure from '@fastify/under-pressure'
 import { Type, type TSchema } from 'typebox'
 import type { ArmClient } from '../arm.js'
 import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
@@ -20,6 +21,7 @@ export interface TokenRoutesOptions {
   arm: ArmClient
   auditor: Auditor
   metrics: Pick<Metrics, 'requests' | 'cache'>
+  overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; sampleIntervalMs: number }
 }
 
 const MAX_AUDITED_TEXT = 256
@@ -27,10 +29,11 @@ const COMMON_RESPONSES = {
   200: TokenResponse,
   401: errorResponse(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED', 'AUTH_NO_CALLER'], 'No valid caller JWT'),
   403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope or id'),
-  502: errorResponse(['ARM_ERROR'], "ARM answered an error; ARM's error code is in details"),
+  429: errorResponse(['RATE_LIMITED'], "Over this caller's rate limit from the policy; retry after Retry-After seconds"),
+  502: errorResponse(['ARM_ERROR'], "ARM refused the request (4xx); ARM's error code is in details"),
   503: errorResponse(
-    ['ARM_THROTTLED', 'ARM_UNAVAILABLE', 'IDENTITY_UNAVAILABLE', 'JWKS_UNAVAILABLE'],
-    'An upstream is throttling or unreachable; retry after Retry-After seconds'
+    ['ARM_THROTTLED', 'ARM_UNAVAILABLE', 'IDENTITY_UNAVAILABLE', 'JWKS_UNAVAILABLE', 'AUDIT_UNAVAILABLE', 'OVERLOADED'],
+    'ARM is throttling, failing or unreachable, or the broker cannot audit or is overloaded; retry after Retry-After seconds'
   ),
   504: errorResponse(['ARM_TIMEOUT'], 'ARM did not answer within the deadline')
 }
@@ -46,6 +49,17 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
   const { accountName, policy, tokenCache, arm, auditor, metrics } = options
 
   app.decorateRequest('issued', null)
+  // Shed load before doing work when the event loop is saturated; health checks are outside this scope.
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.overload.maxEventLoopDelayMs,
+    maxEventLoopUtilization: options.overload.maxEventLoopUtilization,
+    eventLoopUtilizationMode: 'interval',
+    sampleInterval: options.overload.sampleIntervalMs,
+    pressureHandler: (_request, reply) => {
+      reply.header('retry-after', '1')
+      throw brokerError('OVERLOADED', { retryAfterSeconds: 1 })
+    }
+  })
   app.addHook('onRequest', app.authenticate)
   // After authentication, so each caller has its own budget from the policy and one cannot starve another.
   await app.register(rateLimit, {

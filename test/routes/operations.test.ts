@@ -94,3 +94,21 @@ t.test('the app reloads its policy file on change and on demand, and counts the 
   t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200, 'the last good policy stays')
   t.match((await request({ url: '/metrics' })).body, /vi_broker_policy_reloads_total\{result="rejected"\} [1-9]/)
 })
+
+t.test('a saturated event loop sheds token requests with 503 OVERLOADED; health checks still answer', async (t) => {
+  const { request } = await build(t, {
+    policy: POLICY,
+    env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '50', OVERLOAD_SAMPLE_INTERVAL_MS: '10' }
+  })
+  const token = await callerToken('other-bff')
+  const until = Date.now() + 300
+  while (Date.now() < until) {
+    // Block the event loop, as a CPU-starved process would be.
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const shed = await request({ url: '/tokens/video/abc', token })
+  t.equal(shed.statusCode, 503)
+  t.equal(shed.json().error.code, 'OVERLOADED')
+  t.equal(shed.headers['retry-after'], '1')
+  t.equal((await request({ url: '/healthz' })).statusCode, 200)
+})

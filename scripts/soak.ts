@@ -1,0 +1,159 @@
+// `npm run soak`: drives the real broker through the emulator for a bounded time while the emulator
+// injects errors, throttling and latency spikes, then reports what callers saw.
+//   SOAK_SECONDS (default 60), SOAK_CONCURRENCY (default 16)
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { decodeJwt } from 'jose'
+import { startEmulator, type Fault } from '../src/emulator/emulator.js'
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 60)
+const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16)
+const MIN_REMAINING_SECONDS = 300
+// Tokens live 6 minutes, so each is served for about a minute and many expire during the run.
+const TOKEN_LIFETIME_SECONDS = 360
+const DISTINCT_IDS = 2_000
+const CALLERS = ['portal-bff', 'admin-bff', 'reports-bff']
+// One fault at a time, rotated every 2 s: 20% errors, throttling, latency spikes.
+const FAULTS: Array<Fault | null> = [
+  { status: 503, rate: 0.2 },
+  { status: 429, retryAfterSeconds: 1, rate: 0.05 },
+  { latencyMs: 400, rate: 0.2 },
+  { reset: true, rate: 0.1 },
+  null
+]
+
+const emulator = await startEmulator({ tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS })
+const account = emulator.accounts[0] as (typeof emulator.accounts)[number]
+const dir = await mkdtemp(join(tmpdir(), 'vi-token-broker-soak-'))
+await writeFile(join(dir, 'ca.pem'), emulator.caCertPem)
+await writeFile(
+  join(dir, 'policy.json'),
+  JSON.stringify({
+    rateLimit: { max: 1_000_000, timeWindow: '1 minute' },
+    callers: {
+      'portal-bff': { allow: [{ scope: 'video' }] },
+      'admin-bff': { allow: [{ scope: 'account' }, { scope: 'video' }] },
+      'reports-bff': { allow: [{ scope: 'project', ids: ['07ec9e38d4'] }, { scope: 'video' }] }
+    }
+  })
+)
+const port = 18_000 + Math.floor(Math.random() * 1000)
+const broker = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    ARM_ENDPOINT: emulator.armEndpoint,
+    AVI_SUBSCRIPTION_ID: account.subscriptionId,
+    AVI_RESOURCE_GROUP: account.resourceGroup,
+    AVI_ACCOUNT_NAME: account.accountName,
+    AUTH_JWKS_URI: emulator.jwksUri,
+    AUTH_ISSUER: emulator.issuer,
+    AUTH_AUDIENCE: emulator.audience,
+    POLICY_FILE: join(dir, 'policy.json'),
+    AUDIT_HMAC_KEY: randomBytes(32).toString('hex'),
+    TOKEN_MIN_REMAINING_SECONDS: String(MIN_REMAINING_SECONDS),
+    TOKEN_REFRESH_AHEAD_SECONDS: '20',
+    ARM_TIMEOUT_MS: '3000',
+    SHUTDOWN_DELAY_MS: '0'
+  }
+})
+const baseUrl = `http://127.0.0.1:${port}`
+await waitForReady()
+const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${broker.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+const rssStart = rss()
+const tokens = Object.fromEntries(await Promise.all(CALLERS.map(async (c) => [c, await emulator.mintCallerToken(c)] as const)))
+
+const zipf = zipfSampler(DISTINCT_IDS, 1.1)
+const statuses = new Map<string, number>()
+const latencies: number[] = []
+let underLifetime = 0
+let faultIndex = 0
+const rotation = setInterval(() => emulator.setFault('arm', FAULTS[faultIndex++ % FAULTS.length] ?? null), 2_000)
+const progress = setInterval(() => process.stderr.write(`soak: ${latencies.length} requests…\n`), 10_000)
+const endAt = Date.now() + SECONDS * 1000
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async (_, worker) => {
+    while (Date.now() < endAt) {
+      const caller = CALLERS[worker % CALLERS.length] as string
+      const path = caller === 'admin-bff' && Math.random() < 0.05 ? '/tokens/account' : `/tokens/video/v${zipf()}`
+      const started = performance.now()
+      let status: string
+      try {
+        const response = await fetch(baseUrl + path, { headers: { authorization: `Bearer ${tokens[caller]}` }, signal: AbortSignal.timeout(15_000) })
+        status = String(response.status)
+        const body = (await response.json()) as { accessToken?: string }
+        if (body.accessToken) {
+          const exp = decodeJwt(body.accessToken).exp as number
+          if (exp - Date.now() / 1000 < MIN_REMAINING_SECONDS) underLifetime++
+        }
+      } catch (error) {
+        status = `network:${(error as Error).name}`
+      }
+      latencies.push(performance.now() - started)
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    }
+  })
+)
+clearInterval(rotation)
+clearInterval(progress)
+const rssEnd = rss()
+const counters = emulator.counters()
+broker.kill('SIGTERM')
+await new Promise((resolve) => broker.once('exit', resolve))
+await emulator.close()
+
+latencies.sort((a, b) => a - b)
+const pct = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0).toFixed(1)
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+const rows: Array<[string, string]> = [
+  ['duration', `${SECONDS} s, ${CONCURRENCY} concurrent clients, ${CALLERS.length} callers, Zipf(1.1) over ${DISTINCT_IDS} video ids`],
+  ['requests', String(latencies.length)],
+  ...[...statuses.entries()].sort().map(([status, count]) => [`  status ${status}`, String(count)] as [string, string]),
+  ['ARM calls (generateRestrictedViewerAccessToken)', String(counters.arm.generateRestrictedViewerAccessToken)],
+  ['ARM answers by status', JSON.stringify(counters.arm.byStatus)],
+  ['latency p50 / p99 / max', `${pct(50)} / ${pct(99)} / ${latencies.at(-1)?.toFixed(1) ?? 0} ms`],
+  [`tokens served with < ${MIN_REMAINING_SECONDS} s left`, String(underLifetime)],
+  ['broker RSS start / end', `${mb(rssStart)} / ${mb(rssEnd)}`]
+]
+const width = Math.max(...rows.map(([k]) => k.length))
+process.stdout.write(`\nvi-token-broker soak\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`)
+process.exit(underLifetime === 0 ? 0 : 1)
+
+async function waitForReady(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${baseUrl}/readyz`)).ok) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error('the broker did not become ready')
+}
+
+/** Returns a sampler of 1..n with P(k) proportional to 1/k^s. */
+function zipfSampler(n: number, s: number): () => number {
+  const cumulative: number[] = []
+  let total = 0
+  for (let k = 1; k <= n; k++) cumulative.push((total += 1 / k ** s))
+  return () => {
+    const target = Math.random() * total
+    let low = 0
+    let high = n - 1
+    while (low < high) {
+      const mid = (low + high) >> 1
+      if ((cumulative[mid] as number) < target) low = mid + 1
+      else high = mid
+    }
+    return low + 1
+  }
+}
