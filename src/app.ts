@@ -8,7 +8,7 @@ import { createArmGate } from './arm-gate.js'
 import { createArmClient } from './arm.js'
 import { createAuditor } from './audit.js'
 import { systemClock, type Clock } from './clock.js'
-import type { Config } from './config.js'
+import type { Config, RedisConfig } from './config.js'
 import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
@@ -18,7 +18,9 @@ import errorHandler, { sendError } from './plugins/error-handler.js'
 import securityHeaders from './plugins/security-headers.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
-import tokenRoutes from './routes/tokens.js'
+import tokenRoutes, { type TokenRoutesOptions } from './routes/tokens.js'
+import { createSharedCache } from './shared-cache.js'
+import type { Redis } from 'ioredis'
 import { createTokenCache } from './token-cache.js'
 import { createMetrics } from './metrics.js'
 import { createPolicyStore, type ReloadResult } from './policy-store.js'
@@ -38,6 +40,8 @@ export interface AppOptions {
   armTls?: TlsSettings
   /** Reload the policy when its file changes (the server does; most tests need not). */
   watchPolicy?: boolean
+  /** The shared Redis tier's client, when config.redis is set (see createRedisClient). */
+  redis?: Redis
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -124,6 +128,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
     }
   })
+  const sharedCache = options.redis
+    ? createSharedCache({
+        redis: options.redis,
+        keyring: (config.redis as RedisConfig).keyring,
+        clock,
+        logger: logger.child({ component: 'shared-cache' }),
+        metrics,
+        minRemainingSeconds: config.cache.minRemainingSeconds,
+        refreshAheadSeconds: config.cache.refreshAheadSeconds,
+        lockMs: config.arm.timeoutMs
+      })
+    : undefined
+  const mint: TokenRoutesOptions['mint'] = sharedCache
+    ? (key, request) => sharedCache.mintOnce(key, () => arm.mint(request))
+    : (_key, request) => arm.mint(request)
   const auditor = createAuditor({ logger, hmacKey: config.auditHmacKey, file: config.auditLogFile })
 
   const scrape = async () => {
@@ -139,7 +158,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     accountName: config.account.name,
     policy: () => policyStore.current(),
     tokenCache,
-    arm,
+    mint,
+    rateLimitRedis: options.redis,
     auditor,
     metrics,
     overload: config.overload

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { isIPv4 } from 'node:net'
 import { Value } from 'typebox/value'
+import { parseKeyring, type Keyring } from './token-sealer.js'
 
 const HttpsUrl = Type.String({ pattern: '^https://[^\\s]+$' })
 const Milliseconds = (defaultValue: number, minimum = 1) =>
@@ -44,6 +45,12 @@ export const EnvSchema = Type.Object({
 
   AUDIT_HMAC_KEY: Type.String({ minLength: 32 }),
   AUDIT_LOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
+
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
+  CACHE_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 250 }),
+  REDIS_ENTRA_AUTH: Type.Enum(['true', 'false'], { default: 'false' }),
+  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
 
   SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 5_000 }),
   SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
@@ -102,13 +109,23 @@ export interface Config {
   metricsPort: number | undefined
   /** Token routes answer 503 OVERLOADED beyond these (0 turns a check off). */
   overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; sampleIntervalMs: number }
+  /** The shared Redis tier, when REDIS_URL is set. */
+  redis: RedisConfig | undefined
+}
+
+export interface RedisConfig {
+  url: string
+  keyring: Keyring
+  commandTimeoutMs: number
+  /** Authenticate to Azure Cache for Redis with the broker's Entra identity; username is its object id. */
+  entra: { username: string } | undefined
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AUDIT_HMAC_KEY'])
+const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AUDIT_HMAC_KEY', 'CACHE_ENCRYPTION_KEY', 'REDIS_URL'])
 
 /** Validates the environment once and returns a frozen config; throws a ConfigError naming the variable. */
 export function loadConfig(source: Record<string, string | undefined>): Readonly<Config> {
@@ -203,7 +220,33 @@ function toConfig(env: Env): Config {
       maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
       maxEventLoopUtilization: env.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
       sampleIntervalMs: env.OVERLOAD_SAMPLE_INTERVAL_MS
-    }
+    },
+    redis: toRedis(env)
+  }
+}
+
+function toRedis(env: Env): RedisConfig | undefined {
+  if (env.REDIS_URL === undefined) return undefined
+  if (env.CACHE_ENCRYPTION_KEY === undefined) {
+    throw new ConfigError('Invalid configuration:\n  CACHE_ENCRYPTION_KEY: required with REDIS_URL (tokens in Redis are encrypted)')
+  }
+  let keyring: Keyring
+  try {
+    keyring = parseKeyring(env.CACHE_ENCRYPTION_KEY)
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration:\n  CACHE_ENCRYPTION_KEY: ${(error as Error).message}`)
+  }
+  const entraAuth = env.REDIS_ENTRA_AUTH === 'true'
+  if (entraAuth && env.REDIS_USERNAME === undefined) {
+    throw new ConfigError(
+      "Invalid configuration:\n  REDIS_USERNAME: required with REDIS_ENTRA_AUTH=true (the object id of the broker's identity)"
+    )
+  }
+  return {
+    url: env.REDIS_URL,
+    keyring,
+    commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    entra: entraAuth ? { username: env.REDIS_USERNAME as string } : undefined
   }
 }
 

@@ -41,6 +41,17 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers
     }),
+    sharedCache: new Counter({
+      name: 'vi_broker_shared_cache_results_total',
+      help: 'Redis tier outcomes: hit, minted (this replica held the lock), wait-timeout, rejected (failed to open)',
+      labelNames: ['result'] as const,
+      registers
+    }),
+    redisCircuit: new Gauge({
+      name: 'vi_broker_redis_circuit_open',
+      help: '1 while Redis is failing and the broker serves from memory and ARM only',
+      registers
+    }),
     policyReloads: new Counter({
       name: 'vi_broker_policy_reloads_total',
       help: 'Policy reloads by result: applied, unchanged or rejected',

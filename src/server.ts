@@ -7,6 +7,7 @@ import metricsRoutes from './routes/metrics.js'
 import { ConfigError, loadConfig } from './config.js'
 import { createCredential } from './credential.js'
 import { loadPolicyFile, PolicyError } from './policy.js'
+import { createRedisClient } from './redis-client.js'
 
 // The only module that reads process.env.
 async function main(): Promise<void> {
@@ -23,13 +24,18 @@ async function main(): Promise<void> {
     throw error
   }
 
+  const logStream = pino.destination(1)
+  const credential = createCredential(config.identity)
+  const redis = config.redis ? await createRedisClient(config.redis, credential, pino(logStream)) : undefined
   const app = await buildApp({
     config,
     policy,
-    credential: createCredential(config.identity),
-    logStream: pino.destination(1),
-    watchPolicy: true
+    credential,
+    logStream,
+    watchPolicy: true,
+    ...(redis ? { redis } : {})
   })
+  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())))
   // Past SHUTDOWN_TIMEOUT_MS, close-with-grace exits 1 whatever is still running.
   // SIGHUP is not a shutdown here: it reloads the policy.
   closeWithGrace({ delay: config.shutdown.timeoutMs, skip: ['SIGHUP'] }, async ({ signal, err }) => {

@@ -72,7 +72,8 @@ t.test('defaults', async (t) => {
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
     docsEnabled: true,
     metricsPort: undefined,
-    overload: { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 }
+    overload: { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 },
+    redis: undefined
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
 })

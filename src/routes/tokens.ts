@@ -4,7 +4,8 @@ import type {} from '@fastify/swagger'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import { Type, type TSchema } from 'typebox'
-import type { ArmClient } from '../arm.js'
+import type { Redis } from 'ioredis'
+import type { MintedToken, MintRequest } from '../arm.js'
 import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
 import { brokerError } from '../errors.js'
 import { errorBody } from '../plugins/error-handler.js'
@@ -18,7 +19,10 @@ export interface TokenRoutesOptions {
   accountName: string
   policy: () => Policy
   tokenCache: TokenCache
-  arm: ArmClient
+  /** Mints through ARM, via the fleet's shared tier when there is one. */
+  mint: (key: string, request: MintRequest) => Promise<MintedToken>
+  /** With Redis, rate limits hold across the fleet. */
+  rateLimitRedis: Redis | undefined
   auditor: Auditor
   metrics: Pick<Metrics, 'requests' | 'cache'>
   overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; sampleIntervalMs: number }
@@ -46,7 +50,7 @@ const security = [{ bearerAuth: [] }]
 /** The token routes. Everything registered here is authenticated and audited. */
 export default async function tokenRoutes(parent: FastifyInstance, options: TokenRoutesOptions) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { accountName, policy, tokenCache, arm, auditor, metrics } = options
+  const { accountName, policy, tokenCache, mint, auditor, metrics } = options
 
   app.decorateRequest('issued', null)
   // Shed load before doing work when the event loop is saturated; health checks are outside this scope.
@@ -67,7 +71,8 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
     keyGenerator: (request) => `caller:${request.caller}`,
     max: async (request) => policy().rateLimitFor(request.caller as string).max,
     timeWindow: async (request) => policy().rateLimitFor(request.caller as string).timeWindowMs,
-    errorResponseBuilder: (_request, context) => brokerError('RATE_LIMITED', { retryAfterSeconds: Math.ceil(context.ttl / 1000) })
+    errorResponseBuilder: (_request, context) => brokerError('RATE_LIMITED', { retryAfterSeconds: Math.ceil(context.ttl / 1000) }),
+    ...(options.rateLimitRedis ? { redis: options.rateLimitRedis, nameSpace: 'vi-token-broker:rate:', skipOnError: true } : {})
   })
   // The record is written before the response leaves: if it cannot be written, no token is sent.
   app.addHook('onSend', async (request, reply, payload) => {
@@ -111,7 +116,8 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
 
   async function issue(request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
     if (!policy().isAllowed(request.caller as string, scope, id)) throw brokerError('POLICY_DENIED')
-    const result = await tokenCache.get(`${accountName}/${scope}/${id ?? ''}`, () => arm.mint({ scope, id }))
+    const key = `${accountName}/${scope}/${id ?? ''}`
+    const result = await tokenCache.get(key, () => mint(key, { scope, id }))
     request.issued = result
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     return {

@@ -1,0 +1,46 @@
+import type { TokenCredential } from '@azure/identity'
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { RedisConfig } from './config.js'
+
+export const REDIS_ENTRA_SCOPE = 'https://redis.azure.com/.default'
+const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000
+
+/**
+ * A Redis client that fails fast instead of queueing: commands time out after REDIS_COMMAND_TIMEOUT_MS
+ * and are refused while disconnected, so Redis trouble becomes a cache miss, not a slow request.
+ * It reconnects by itself. rediss:// URLs use TLS (Azure Cache for Redis listens on 6380).
+ */
+export async function createRedisClient(config: RedisConfig, credential: TokenCredential, logger: Logger): Promise<Redis> {
+  const client = new Redis(config.url, {
+    lazyConnect: true,
+    commandTimeout: config.commandTimeoutMs,
+    connectTimeout: 2_000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000)
+  })
+  // Connection errors repeat at every reconnect attempt; the circuit breaker reports the state change.
+  client.on('error', (error: Error) => logger.debug({ problem: error.message }, 'redis connection error'))
+  if (config.entra) await useEntraAuthentication(client, config.entra.username, credential, logger)
+  client.connect().catch((error: Error) => logger.warn({ problem: error.message }, 'redis not reachable yet; will keep trying'))
+  return client
+}
+
+/** Microsoft Entra authentication to Azure Cache for Redis: the identity's token is the password, renewed before it expires. */
+async function useEntraAuthentication(client: Redis, username: string, credential: TokenCredential, logger: Logger): Promise<void> {
+  const renew = async (): Promise<void> => {
+    try {
+      const token = await credential.getToken(REDIS_ENTRA_SCOPE)
+      if (!token) throw new Error('no token for Azure Cache for Redis')
+      client.options.username = username
+      client.options.password = token.token
+      if (client.status === 'ready') await client.auth(username, token.token)
+      setTimeout(() => void renew(), Math.max(60_000, token.expiresOnTimestamp - Date.now() - REFRESH_BEFORE_EXPIRY_MS)).unref()
+    } catch (error) {
+      logger.warn({ problem: (error as Error).message }, 'could not renew the Entra token for Redis; retrying in 30 s')
+      setTimeout(() => void renew(), 30_000).unref()
+    }
+  }
+  await renew()
+}

@@ -1,0 +1,121 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Redis } from 'ioredis'
+import { decodeJwt } from 'jose'
+import type { Logger } from 'pino'
+import type { MintedToken } from './arm.js'
+import { createCircuitBreaker } from './circuit-breaker.js'
+import type { Clock } from './clock.js'
+import type { Metrics } from './metrics.js'
+import { open, seal, type Keyring } from './token-sealer.js'
+
+const POLL_MS = 25
+// Deletes the lock only if it still holds our token: a lock that expired and was taken by another
+// replica is not ours to release.
+const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+export interface SharedCache {
+  /**
+   * Returns a token for the key that the whole fleet shares: from Redis, or minted by exactly one
+   * replica while the others wait for it. Any Redis trouble falls back to minting locally.
+   */
+  mintOnce(key: string, mint: () => Promise<MintedToken>): Promise<MintedToken>
+}
+
+export interface SharedCacheOptions {
+  redis: Redis
+  keyring: Keyring
+  clock: Clock
+  logger: Logger
+  metrics: Pick<Metrics, 'sharedCache' | 'redisCircuit'>
+  minRemainingSeconds: number
+  refreshAheadSeconds: number
+  /** How long a replica holds the mint lock, and how long the others wait: the ARM deadline. */
+  lockMs: number
+  /** How long the circuit stays open before Redis is probed again. */
+  circuitOpenMs?: number
+}
+
+/** The Redis tier behind each replica's LRU. Values are sealed with AES-256-GCM; keys are hashes. */
+export function createSharedCache(options: SharedCacheOptions): SharedCache {
+  const { redis, keyring, clock, logger, metrics } = options
+  const breaker = createCircuitBreaker({
+    failureThreshold: 3,
+    openMs: options.circuitOpenMs ?? 5_000,
+    onChange: (state, error) => {
+      metrics.redisCircuit.set(state === 'open' ? 1 : 0)
+      if (state === 'open') logger.warn({ err: error }, 'redis failing: circuit open, serving from memory and ARM only')
+      else logger.info('redis answering again: circuit closed')
+    }
+  })
+
+  const redisKey = (kind: 'token' | 'lock', key: string) => `vi-token-broker:${kind}:${createHash('sha256').update(key).digest('hex')}`
+
+  /** A sealed token that still has more than the refresh-ahead window left, or undefined. */
+  async function read(key: string): Promise<MintedToken | undefined> {
+    const sealed = await breaker.run(() => redis.get(redisKey('token', key)), null)
+    if (sealed === null) return undefined
+    try {
+      const token = JSON.parse(open(keyring, sealed, key)) as MintedToken
+      // A token due for refresh is left for this replica to replace, so refresh-ahead still works.
+      return freshFor(token.accessToken) > options.refreshAheadSeconds * 1000 ? token : undefined
+    } catch (error) {
+      metrics.sharedCache.inc({ result: 'rejected' })
+      logger.warn({ problem: (error as Error).message }, 'a shared cache value failed to open; treated as a miss')
+      return undefined
+    }
+  }
+
+  /** Milliseconds the token can still be served: exp minus the minimum remaining life. */
+  function freshFor(accessToken: string): number {
+    const exp = decodeJwt(accessToken).exp
+    return typeof exp === 'number' ? exp * 1000 - options.minRemainingSeconds * 1000 - clock.now() : 0
+  }
+
+  async function write(key: string, token: MintedToken): Promise<void> {
+    const ttl = Math.floor(freshFor(token.accessToken))
+    if (ttl <= 0) return
+    await breaker.run(() => redis.set(redisKey('token', key), seal(keyring, JSON.stringify(token), key), 'PX', ttl), null)
+  }
+
+  async function tryLock(key: string): Promise<string | undefined> {
+    const owner = randomUUID()
+    // With Redis failing, act as if the lock were ours: minting locally is the fallback.
+    const result = await breaker.run(() => redis.set(redisKey('lock', key), owner, 'PX', options.lockMs, 'NX'), 'OK' as const)
+    return result === 'OK' ? owner : undefined
+  }
+
+  async function release(key: string, owner: string): Promise<void> {
+    await breaker.run(() => redis.eval(RELEASE_SCRIPT, 1, redisKey('lock', key), owner), 0)
+  }
+
+  return {
+    async mintOnce(key, mint) {
+      const deadline = performance.now() + options.lockMs
+      for (;;) {
+        const shared = await read(key)
+        if (shared) {
+          metrics.sharedCache.inc({ result: 'hit' })
+          return shared
+        }
+        const owner = await tryLock(key)
+        if (owner !== undefined) {
+          try {
+            const minted = await mint()
+            await write(key, minted)
+            metrics.sharedCache.inc({ result: 'minted' })
+            return minted
+          } finally {
+            await release(key, owner)
+          }
+        }
+        // Another replica is minting: wait for its value, or for its lock to expire if it died.
+        if (performance.now() >= deadline) {
+          metrics.sharedCache.inc({ result: 'wait-timeout' })
+          return mint()
+        }
+        await sleep(POLL_MS)
+      }
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { open, parseKeyring, seal } from '../src/token-sealer.js'
+
+const key = () => randomBytes(32).toString('base64')
+
+t.test('seal and open round-trip, and the sealed value reveals nothing', async (t) => {
+  const keyring = parseKeyring(`k1:${key()}`)
+  const sealed = seal(keyring, 'secret-token-value', 'account/video/abc')
+  t.match(sealed, /^v1\.k1\.[\w-]+\.[\w-]+\.[\w-]+$/)
+  t.notMatch(sealed, /secret-token-value/)
+  t.not(seal(keyring, 'secret-token-value', 'account/video/abc'), sealed, 'a fresh IV every time')
+  t.equal(open(keyring, sealed, 'account/video/abc'), 'secret-token-value')
+})
+
+t.test('a value moved to another key, tampered with, or sealed with an unknown key does not open', async (t) => {
+  const keyring = parseKeyring(`k1:${key()}`)
+  const sealed = seal(keyring, 'token', 'account/video/abc')
+  t.throws(() => open(keyring, sealed, 'account/video/other'), 'bound to its key')
+  const parts = sealed.split('.')
+  const flipped = Buffer.from(parts[4] as string, 'base64url')
+  flipped[0] = (flipped[0] as number) ^ 1
+  t.throws(() => open(keyring, [...parts.slice(0, 4), flipped.toString('base64url')].join('.'), 'account/video/abc'), 'tampered')
+  t.throws(() => open(parseKeyring(`k2:${key()}`), sealed, 'account/video/abc'), { message: /unknown key id "k1"/ })
+  t.throws(() => open(keyring, 'garbage', 'account/video/abc'), { message: /not a sealed value/ })
+})
+
+t.test('rotation: new values use the first key; values sealed with an older key still open', async (t) => {
+  const oldKey = key()
+  const before = parseKeyring(`old:${oldKey}`)
+  const sealed = seal(before, 'token', 'k')
+  const after = parseKeyring(`new:${key()},old:${oldKey}`)
+  t.equal(after.currentKid, 'new')
+  t.equal(open(after, sealed, 'k'), 'token')
+  t.match(seal(after, 'token', 'k'), /^v1\.new\./)
+})
+
+t.test('bad key rings are refused with a reason', async (t) => {
+  t.throws(() => parseKeyring('nokid'), { message: /kid:base64key/ })
+  t.throws(() => parseKeyring(`k1:${randomBytes(16).toString('base64')}`), { message: /must be 32 bytes/ })
+  t.throws(() => parseKeyring(`k1:${key()},k1:${key()}`), { message: /appears twice/ })
+})
