@@ -48,7 +48,7 @@ export const EnvSchema = Type.Object({
 
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
   CACHE_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 250 }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 500 }),
   REDIS_ENTRA_AUTH: Type.Enum(['true', 'false'], { default: 'false' }),
   REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
 

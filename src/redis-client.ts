@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { TokenCredential } from '@azure/identity'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -5,6 +7,7 @@ import type { RedisConfig } from './config.js'
 
 export const REDIS_ENTRA_SCOPE = 'https://redis.azure.com/.default'
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000
+const STARTUP_WAIT_MS = 2_000
 
 /**
  * A Redis client that fails fast instead of queueing: commands time out after REDIS_COMMAND_TIMEOUT_MS
@@ -24,6 +27,9 @@ export async function createRedisClient(config: RedisConfig, credential: TokenCr
   client.on('error', (error: Error) => logger.debug({ problem: error.message }, 'redis connection error'))
   if (config.entra) await useEntraAuthentication(client, config.entra.username, credential, logger)
   client.connect().catch((error: Error) => logger.warn({ problem: error.message }, 'redis not reachable yet; will keep trying'))
+  // Give Redis a moment before serving, so a fresh replica does not mint what the fleet already has;
+  // but never wait long: Redis is an optimisation, not a dependency.
+  await Promise.race([once(client, 'ready'), sleep(STARTUP_WAIT_MS)]).catch(() => {})
   return client
 }
 

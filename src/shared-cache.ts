@@ -39,13 +39,22 @@ export interface SharedCacheOptions {
 /** The Redis tier behind each replica's LRU. Values are sealed with AES-256-GCM; keys are hashes. */
 export function createSharedCache(options: SharedCacheOptions): SharedCache {
   const { redis, keyring, clock, logger, metrics } = options
+  const openMs = options.circuitOpenMs ?? 5_000
+  // While open, Redis is probed in the background too: hits served from memory never touch it.
+  let probe: NodeJS.Timeout | undefined
   const breaker = createCircuitBreaker({
-    failureThreshold: 3,
-    openMs: options.circuitOpenMs ?? 5_000,
+    failureThreshold: 5,
+    openMs,
     onChange: (state, error) => {
       metrics.redisCircuit.set(state === 'open' ? 1 : 0)
-      if (state === 'open') logger.warn({ err: error }, 'redis failing: circuit open, serving from memory and ARM only')
-      else logger.info('redis answering again: circuit closed')
+      if (state === 'open') {
+        logger.warn({ problem: (error as Error).message }, 'redis failing: circuit open, serving from memory and ARM only')
+        probe ??= setInterval(() => void breaker.run(() => redis.ping(), null), openMs).unref()
+      } else {
+        logger.info('redis answering again: circuit closed')
+        clearInterval(probe)
+        probe = undefined
+      }
     }
   })
 
@@ -80,9 +89,11 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
 
   async function tryLock(key: string): Promise<string | undefined> {
     const owner = randomUUID()
-    // With Redis failing, act as if the lock were ours: minting locally is the fallback.
-    const result = await breaker.run(() => redis.set(redisKey('lock', key), owner, 'PX', options.lockMs, 'NX'), 'OK' as const)
-    return result === 'OK' ? owner : undefined
+    const result = await breaker.run(() => redis.set(redisKey('lock', key), owner, 'PX', options.lockMs, 'NX'), null)
+    if (result === 'OK') return owner
+    // With the circuit open, act as if the lock were ours: minting locally is the fallback. A single
+    // slow or failed command is not an outage: the caller keeps polling until its deadline.
+    return result === null && breaker.state === 'open' ? owner : undefined
   }
 
   async function release(key: string, owner: string): Promise<void> {
@@ -101,6 +112,12 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
         const owner = await tryLock(key)
         if (owner !== undefined) {
           try {
+            // Another replica may have written the value and released the lock since our read.
+            const written = await read(key)
+            if (written) {
+              metrics.sharedCache.inc({ result: 'hit' })
+              return written
+            }
             const minted = await mint()
             await write(key, minted)
             metrics.sharedCache.inc({ result: 'minted' })

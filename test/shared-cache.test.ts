@@ -9,112 +9,127 @@ import { createMetrics } from '../src/metrics.js'
 import { createSharedCache, type SharedCache } from '../src/shared-cache.js'
 import { systemClock } from '../src/clock.js'
 import { parseKeyring } from '../src/token-sealer.js'
-import { startRedis } from './support/redis-server.js'
+import { missingRedis, startRedis } from './support/redis-server.js'
 import { aviToken } from './support/tokens.js'
 import { LogCapture } from './support/log-capture.js'
 
-const redisServer = await startRedis(t)
-const keyring = parseKeyring(`k1:${randomBytes(32).toString('base64')}`)
+if (!missingRedis(t)) await main()
 
-function replica(options: { circuitOpenMs?: number; lockMs?: number } = {}) {
-  const redis = new Redis(redisServer.url, { commandTimeout: 200, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 })
-  redis.on('error', () => {})
-  t.teardown(() => redis.disconnect())
-  const metrics = createMetrics()
-  const logs = new LogCapture()
-  const cache = createSharedCache({
-    redis,
-    keyring,
-    clock: systemClock,
-    logger: pino(logs),
-    metrics,
-    minRemainingSeconds: 300,
-    refreshAheadSeconds: 900,
-    lockMs: options.lockMs ?? 2_000,
-    circuitOpenMs: options.circuitOpenMs ?? 200
+async function main(): Promise<void> {
+  const redisServer = await startRedis(t)
+  const keyring = parseKeyring(`k1:${randomBytes(32).toString('base64')}`)
+
+  function replica(options: { circuitOpenMs?: number; lockMs?: number } = {}) {
+    const redis = new Redis(redisServer.url, { commandTimeout: 200, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 })
+    redis.on('error', () => {})
+    t.teardown(() => redis.disconnect())
+    const metrics = createMetrics()
+    const logs = new LogCapture()
+    const cache = createSharedCache({
+      redis,
+      keyring,
+      clock: systemClock,
+      logger: pino(logs),
+      metrics,
+      minRemainingSeconds: 300,
+      refreshAheadSeconds: 900,
+      lockMs: options.lockMs ?? 2_000,
+      circuitOpenMs: options.circuitOpenMs ?? 200
+    })
+    return { redis, cache, metrics, logs }
+  }
+
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+
+  let minted = 0
+  async function mint(delayMs = 0): Promise<MintedToken> {
+    minted++
+    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs))
+    return { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { n: minted }), armRequestId: `arm-${minted}` }
+  }
+  const ready = async (r: ReturnType<typeof replica>) => {
+    for (let i = 0; i < 100 && r.redis.status !== 'ready'; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+
+  t.test('a token minted by one replica is served to another; Redis holds no raw id and no readable token', async (t) => {
+    const a = replica()
+    const b = replica()
+    await Promise.all([ready(a), ready(b)])
+    const before = minted
+    const first = await a.cache.mintOnce('contoso/video/raw-id-123', () => mint())
+    const second = await b.cache.mintOnce('contoso/video/raw-id-123', () => mint())
+    t.equal(second.accessToken, first.accessToken)
+    t.equal(minted - before, 1)
+    const keys = await a.redis.keys('*')
+    t.ok(keys.length > 0)
+    t.notOk(keys.some((key) => key.includes('raw-id-123') || key.includes('video')), 'keys are hashes')
+    const values = await Promise.all(keys.map((key) => a.redis.get(key)))
+    t.notOk(values.some((value) => value?.includes(first.accessToken) || value?.includes('eyJ')), 'values are sealed')
+    const ttl = await a.redis.pttl(keys[0] as string)
+    t.ok(ttl > 3_200_000 && ttl <= 3_300_000, 'TTL is expiry minus the minimum remaining life')
   })
-  return { redis, cache, metrics, logs }
+
+  t.test('replicas that miss together make one mint between them', async (t) => {
+    const replicas = [replica(), replica(), replica()]
+    await Promise.all(replicas.map(ready))
+    const before = minted
+    const results = await Promise.all(replicas.flatMap((r) => [r, r].map(() => r.cache.mintOnce('contoso/video/together', () => mint(150)))))
+    t.equal(minted - before, 1)
+    t.equal(new Set(results.map((r) => r.accessToken)).size, 1)
+  })
+
+  t.test('if the lock holder dies, the lock expires and another replica mints', async (t) => {
+    const a = replica({ lockMs: 300 })
+    await ready(a)
+    await a.redis.set(`vi-token-broker:lock:${sha256('contoso/video/orphan')}`, 'dead-replica', 'PX', 300)
+    const before = minted
+    const token = await a.cache.mintOnce('contoso/video/orphan', () => mint())
+    t.ok(token.accessToken)
+    t.equal(minted - before, 1)
+  })
+
+  t.test('a value planted under the wrong key or tampered with is never served', async (t) => {
+    const a = replica()
+    await ready(a)
+    const source = await a.cache.mintOnce('contoso/video/source', () => mint())
+    const keyFor = (id: string) => `vi-token-broker:token:${sha256(`contoso/video/${id}`)}`
+    const sealed = (await a.redis.get(keyFor('source'))) as string
+    await a.redis.set(keyFor('victim'), sealed)
+    const victim = await a.cache.mintOnce('contoso/video/victim', () => mint())
+    t.not(victim.accessToken, source.accessToken, 'the planted token was not served')
+    const parts = sealed.split('.')
+    await a.redis.set(keyFor('tampered'), [...parts.slice(0, 4), `A${(parts[4] as string).slice(1)}`].join('.'))
+    const tampered = await a.cache.mintOnce('contoso/video/tampered', () => mint())
+    t.not(tampered.accessToken, source.accessToken)
+    t.match(await a.metrics.registry.metrics(), /vi_broker_shared_cache_results_total\{result="rejected"\} 2/)
+    t.equal(a.logs.records.filter((r) => r.msg === 'a shared cache value failed to open; treated as a miss').length, 2)
+  })
+
+  t.test('with Redis down, minting falls back to local and the circuit opens; it recovers when Redis returns', async (t) => {
+    const a = replica()
+    await ready(a)
+    await redisServer.kill()
+    const before = minted
+    for (let i = 0; i < 5; i++) t.ok((await a.cache.mintOnce(`contoso/video/down${i}`, () => mint())).accessToken)
+    t.equal(minted - before, 5, 'every request was still served')
+    t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 1/)
+    t.ok(a.logs.records.some((r) => /circuit open/.test(String(r.msg))))
+    await redisServer.restart()
+    await ready(a)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    await a.cache.mintOnce('contoso/video/back', () => mint())
+    t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 0/)
+    t.equal((await a.redis.keys('vi-token-broker:token:*')).length, 1, 'Redis is used again without a restart')
+  })
+
+  t.test('a replica that waits past its deadline for another replica\'s mint mints itself', async (t) => {
+    const a = replica({ lockMs: 200 })
+    await ready(a)
+    await a.redis.set(`vi-token-broker:lock:${sha256('contoso/video/stuck')}`, 'slow-replica', 'PX', 60_000)
+    const before = minted
+    t.ok((await a.cache.mintOnce('contoso/video/stuck', () => mint())).accessToken)
+    t.equal(minted - before, 1)
+    t.match(await a.metrics.registry.metrics(), /vi_broker_shared_cache_results_total\{result="wait-timeout"\} 1/)
+  })
+
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
-
-let minted = 0
-async function mint(delayMs = 0): Promise<MintedToken> {
-  minted++
-  if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs))
-  return { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { n: minted }), armRequestId: `arm-${minted}` }
-}
-const ready = async (r: ReturnType<typeof replica>) => {
-  for (let i = 0; i < 100 && r.redis.status !== 'ready'; i++) await new Promise((resolve) => setTimeout(resolve, 20))
-}
-
-t.test('a token minted by one replica is served to another; Redis holds no raw id and no readable token', async (t) => {
-  const a = replica()
-  const b = replica()
-  await Promise.all([ready(a), ready(b)])
-  const before = minted
-  const first = await a.cache.mintOnce('contoso/video/raw-id-123', () => mint())
-  const second = await b.cache.mintOnce('contoso/video/raw-id-123', () => mint())
-  t.equal(second.accessToken, first.accessToken)
-  t.equal(minted - before, 1)
-  const keys = await a.redis.keys('*')
-  t.ok(keys.length > 0)
-  t.notOk(keys.some((key) => key.includes('raw-id-123') || key.includes('video')), 'keys are hashes')
-  const values = await Promise.all(keys.map((key) => a.redis.get(key)))
-  t.notOk(values.some((value) => value?.includes(first.accessToken) || value?.includes('eyJ')), 'values are sealed')
-  const ttl = await a.redis.pttl(keys[0] as string)
-  t.ok(ttl > 3_200_000 && ttl <= 3_300_000, 'TTL is expiry minus the minimum remaining life')
-})
-
-t.test('replicas that miss together make one mint between them', async (t) => {
-  const replicas = [replica(), replica(), replica()]
-  await Promise.all(replicas.map(ready))
-  const before = minted
-  const results = await Promise.all(replicas.flatMap((r) => [r, r].map(() => r.cache.mintOnce('contoso/video/together', () => mint(150)))))
-  t.equal(minted - before, 1)
-  t.equal(new Set(results.map((r) => r.accessToken)).size, 1)
-})
-
-t.test('if the lock holder dies, the lock expires and another replica mints', async (t) => {
-  const a = replica({ lockMs: 300 })
-  await ready(a)
-  await a.redis.set(`vi-token-broker:lock:${sha256('contoso/video/orphan')}`, 'dead-replica', 'PX', 300)
-  const before = minted
-  const token = await a.cache.mintOnce('contoso/video/orphan', () => mint())
-  t.ok(token.accessToken)
-  t.equal(minted - before, 1)
-})
-
-t.test('a value planted under the wrong key or tampered with is never served', async (t) => {
-  const a = replica()
-  await ready(a)
-  const source = await a.cache.mintOnce('contoso/video/source', () => mint())
-  const keyFor = (id: string) => `vi-token-broker:token:${sha256(`contoso/video/${id}`)}`
-  const sealed = (await a.redis.get(keyFor('source'))) as string
-  await a.redis.set(keyFor('victim'), sealed)
-  const victim = await a.cache.mintOnce('contoso/video/victim', () => mint())
-  t.not(victim.accessToken, source.accessToken, 'the planted token was not served')
-  const parts = sealed.split('.')
-  await a.redis.set(keyFor('tampered'), [...parts.slice(0, 4), `A${(parts[4] as string).slice(1)}`].join('.'))
-  const tampered = await a.cache.mintOnce('contoso/video/tampered', () => mint())
-  t.not(tampered.accessToken, source.accessToken)
-  t.match(await a.metrics.registry.metrics(), /vi_broker_shared_cache_results_total\{result="rejected"\} 2/)
-  t.equal(a.logs.records.filter((r) => r.msg === 'a shared cache value failed to open; treated as a miss').length, 2)
-})
-
-t.test('with Redis down, minting falls back to local and the circuit opens; it recovers when Redis returns', async (t) => {
-  const a = replica()
-  await ready(a)
-  await redisServer.kill()
-  const before = minted
-  for (let i = 0; i < 5; i++) t.ok((await a.cache.mintOnce(`contoso/video/down${i}`, () => mint())).accessToken)
-  t.equal(minted - before, 5, 'every request was still served')
-  t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 1/)
-  t.ok(a.logs.records.some((r) => /circuit open/.test(String(r.msg))))
-  await redisServer.restart()
-  await ready(a)
-  await new Promise((resolve) => setTimeout(resolve, 250))
-  await a.cache.mintOnce('contoso/video/back', () => mint())
-  t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 0/)
-  t.equal((await a.redis.keys('vi-token-broker:token:*')).length, 1, 'Redis is used again without a restart')
-})

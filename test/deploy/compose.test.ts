@@ -59,7 +59,7 @@ t.test('broker and emulator: one image, wired like npm run dev', async (t) => {
   t.equal(emulator.build, '.', 'built from this Dockerfile')
   t.same(emulator.command, ['node', 'dist/emulator/main.js'])
   t.equal(broker.command, undefined, "the broker runs the image's CMD")
-  t.same(broker.depends_on, { emulator: { condition: 'service_healthy' } })
+  t.same(broker.depends_on, { emulator: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } })
   t.ok(emulator.healthcheck.test && broker.healthcheck.test, 'both have healthchecks')
   t.equal(broker.environment.NODE_EXTRA_CA_CERTS, emulator.environment.EMULATOR_CA_FILE, 'the broker trusts the emulator certificate')
   t.ok(emulator.environment.EMULATOR_CERT_HOSTS.split(',').includes('emulator'), 'the certificate names the emulator host')

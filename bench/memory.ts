@@ -1,0 +1,103 @@
+// A child process of bench/run.ts (run with --expose-gc): fills the broker's token cache
+// (createTokenCache, as app.ts configures it) with `count` realistic tokens and prints the memory it takes.
+//   node --expose-gc --import tsx bench/memory.ts <count> <maxEntries>
+import { randomBytes, randomUUID } from 'node:crypto'
+import { createTokenCache } from '../src/token-cache.js'
+
+const count = Number(process.argv[2])
+const maxEntries = Number(process.argv[3] ?? count)
+const gc = (globalThis as { gc?: () => void }).gc
+if (!gc) throw new Error('run with --expose-gc')
+
+const ACCOUNT = 'contosto-azurevideoindexer'
+const now = Date.now()
+const b64 = (text: string) => Buffer.from(text).toString('base64url')
+const header = b64(JSON.stringify({ alg: 'RS256', kid: randomBytes(32).toString('base64url').slice(0, 43), typ: 'JWT' }))
+const keyVersion = randomUUID().replaceAll('-', '')
+const tenantId = randomUUID()
+
+/**
+ * The body ARM answers, with a token shaped like the emulator's (the claims of a real restricted viewer
+ * token, RS256-sized signature): about 1,290 characters. The token reaches the cache through JSON.parse,
+ * as in src/arm.ts, so it is a flat string of its own, like in production.
+ */
+function armBody(videoId: string): string {
+  const iat = Math.floor(now / 1000)
+  const payload = b64(
+    JSON.stringify({
+      Version: '2.0.0.0',
+      KeyVersion: keyVersion,
+      AccountId: '6a2d8d1e-3e1c-4d8a-9f6b-1c2d3e4f5a6b',
+      AccountType: 'Arm',
+      TenantId: tenantId,
+      ArmResourceGroup: 'contosto-azurevideoindexer-rg',
+      ArmAccountName: ACCOUNT,
+      Permission: 'Reader',
+      Scope: 'Video',
+      VideoId: videoId,
+      ExternalUserId: randomUUID(),
+      UserType: 'ServicePrincipal',
+      IssuerLocation: 'eastus',
+      TokenId: randomUUID(),
+      iat,
+      nbf: iat,
+      exp: iat + 3600,
+      iss: 'https://api.videoindexer.ai/',
+      aud: 'https://api.videoindexer.ai/'
+    })
+  )
+  return JSON.stringify({ accessToken: `${header}.${payload}.${randomBytes(256).toString('base64url')}` })
+}
+
+function snapshot() {
+  gc!()
+  gc!()
+  const usage = process.memoryUsage()
+  return { rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external + usage.arrayBuffers }
+}
+
+// Measured before the cache exists: the LRU's preallocated slots count as overhead.
+const before = snapshot()
+const cache = createTokenCache({
+  maxEntries,
+  minRemainingSeconds: 300,
+  refreshAheadSeconds: 900,
+  clock: { now: () => now },
+  onRefreshError: () => {}
+})
+let tokenChars = 0
+const BATCH = 1000
+for (let start = 0; start < count; start += BATCH) {
+  const batch: Array<Promise<unknown>> = []
+  for (let i = start; i < Math.min(count, start + BATCH); i++) {
+    const videoId = i.toString(16).padStart(10, '0')
+    batch.push(
+      cache.get(`${ACCOUNT}/video/${videoId}`, async () => {
+        const accessToken = (JSON.parse(armBody(videoId)) as { accessToken: string }).accessToken
+        tokenChars += accessToken.length
+        // As read from the x-ms-request-id header: a flat string (randomUUID() alone returns a ~500-byte rope).
+        return { accessToken, armRequestId: Buffer.from(randomUUID()).toString('latin1') }
+      })
+    )
+  }
+  await Promise.all(batch)
+}
+const after = snapshot()
+const held = cache.size
+const meanTokenBytes = tokenChars / count
+const heapDelta = after.heapUsed - before.heapUsed
+process.stdout.write(
+  JSON.stringify({
+    inserted: count,
+    maxEntries,
+    held,
+    meanTokenBytes,
+    rssBytes: after.rss,
+    heapUsedBytes: after.heapUsed,
+    rssDeltaBytes: after.rss - before.rss,
+    heapDeltaBytes: heapDelta,
+    heapPerTokenBytes: heapDelta / held,
+    // Everything on the heap per cached token beyond the token's own characters (1 byte each, one-byte string).
+    overheadPerTokenBytes: heapDelta / held - meanTokenBytes
+  }) + '\n'
+)

@@ -1,0 +1,199 @@
+// A child process of bench/run.ts: one server under test, on a loopback port, driven over IPC.
+//   broker   : the real broker (buildApp) wired to an in-process emulator (ARM, managed identity, JWKS),
+//              audit log through pino.destination to a real file; optional fake clock.
+//   bare     : baseline (a), a bare Fastify route answering the same JSON.
+//   bare-jwt : baseline (b), the same plus @fastify/jwt verifying the same JWT (same algorithm and key,
+//              verified-token cache on).
+import { createPublicKey } from 'node:crypto'
+import { Agent, request as httpsRequest } from 'node:https'
+import { ManagedIdentityCredential } from '@azure/identity'
+import fastifyJwt from '@fastify/jwt'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { pino } from 'pino'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { startEmulator, type Emulator, type Fault } from '../src/emulator/emulator.js'
+import { createPolicy } from '../src/policy.js'
+import {
+  AUDIENCE,
+  AUDIT_HMAC_KEY,
+  benchPolicy,
+  CALLER_COUNT,
+  callerName,
+  createFakeClock,
+  HS256_SECRET,
+  hs256CallerToken,
+  ISSUER,
+  type ServerArgs
+} from './common.js'
+
+type Message = { id: number; cmd: string; [key: string]: unknown }
+
+const args = JSON.parse(process.argv[2] ?? '{}') as ServerArgs
+const send = (message: unknown) => process.send?.(message)
+const handlers: Record<string, (message: Message) => Promise<unknown>> = {}
+let closeAll: () => Promise<void> = async () => {}
+
+process.on('message', (raw) => {
+  const message = raw as Message
+  const handler = handlers[message.cmd]
+  if (!handler) return send({ id: message.id, error: `unknown command ${message.cmd}` })
+  handler(message).then(
+    (result) => send({ id: message.id, result }),
+    (error: unknown) => send({ id: message.id, error: String((error as Error).stack ?? error) })
+  )
+})
+handlers.close = async () => {
+  await closeAll()
+  setImmediate(() => process.exit(0))
+  return true
+}
+process.on('disconnect', () => void closeAll().finally(() => process.exit(0)))
+
+async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  return `http://127.0.0.1:${port}`
+}
+
+async function startBroker(): Promise<void> {
+  const clock = createFakeClock()
+  const emulator = await startEmulator({
+    ...(args.fakeClock ? { now: () => clock.now() } : {}),
+    ...(args.identityTokenLifetimeSeconds ? { identityTokenLifetimeSeconds: args.identityTokenLifetimeSeconds } : {})
+  })
+  const account = emulator.accounts[0] as Emulator['accounts'][number]
+  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint
+  process.env.IDENTITY_HEADER = emulator.identityHeader
+  const config = loadConfig({
+    AVI_SUBSCRIPTION_ID: account.subscriptionId,
+    AVI_RESOURCE_GROUP: account.resourceGroup,
+    AVI_ACCOUNT_NAME: account.accountName,
+    ARM_ENDPOINT: emulator.armEndpoint,
+    ...(args.auth === 'jwks' ? { AUTH_JWKS_URI: emulator.jwksUri } : { AUTH_JWT_SECRET: HS256_SECRET }),
+    AUTH_ISSUER: ISSUER,
+    AUTH_AUDIENCE: AUDIENCE,
+    POLICY_FILE: 'bench-policy.json', // the policy is passed in below; the file is never read
+    AUDIT_HMAC_KEY,
+    LOG_LEVEL: 'info',
+    // Load shedding off: the bench drives the broker to saturation on purpose, and a 503 OVERLOADED is not a served token.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
+    ...(args.refreshAheadSeconds !== undefined ? { TOKEN_REFRESH_AHEAD_SECONDS: String(args.refreshAheadSeconds) } : {})
+  })
+  const logStream = pino.destination({ dest: args.logFile ?? '/dev/null', sync: true })
+  const app = await buildApp({
+    config,
+    policy: createPolicy(benchPolicy()),
+    credential: new ManagedIdentityCredential(),
+    logStream,
+    ...(args.fakeClock ? { clock } : {}),
+    armTls: { ca: emulator.caCertPem }
+  })
+  const url = await listen(app)
+  closeAll = async () => {
+    await app.close()
+    await emulator.close()
+    logStream.flushSync()
+  }
+
+  const callerTokens: string[] = []
+  for (let i = 0; i < CALLER_COUNT; i++) {
+    callerTokens.push(
+      args.auth === 'jwks'
+        ? await emulator.mintCallerToken(callerName(i), { expiresInSeconds: 3600 })
+        : await hs256CallerToken(callerName(i))
+    )
+  }
+
+  handlers.counters = async () => emulator.counters()
+  handlers.reset = async () => emulator.reset()
+  handlers.fault = async (message) => emulator.setFault('arm', (message.fault as Fault | null) ?? null)
+  handlers['start-clock'] = async (message) => clock.start(message.speedup as number)
+  handlers['direct-arm'] = directArm(emulator)
+  send({ type: 'ready', url, jwksUri: emulator.jwksUri, callerTokens })
+}
+
+/**
+ * The upstream alone: generateRestrictedViewerAccessToken called with a plain keep-alive HTTPS client,
+ * from this process (where the broker's own ARM client runs), with a managed-identity token fetched once.
+ * Its latency is what the broker cannot avoid on a miss.
+ */
+function directArm(emulator: Emulator) {
+  const account = emulator.accounts[0] as Emulator['accounts'][number]
+  const agent = new Agent({ keepAlive: true, ca: emulator.caCertPem })
+  const url = new URL(
+    `${emulator.armEndpoint}/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}` +
+      `/providers/Microsoft.VideoIndexer/accounts/${account.accountName}/generateRestrictedViewerAccessToken?api-version=2024-01-01`
+  )
+  let bearer: string | undefined
+  const post = (body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const request = httpsRequest(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+        },
+        (response) => {
+          response.resume()
+          response.on('end', () => resolve(response.statusCode ?? 0))
+        }
+      )
+      request.on('error', reject)
+      request.end(body)
+    })
+  return async (message: Message) => {
+    if (bearer === undefined) {
+      const response = await fetch(`${emulator.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, {
+        headers: { 'x-identity-header': emulator.identityHeader }
+      })
+      bearer = ((await response.json()) as { access_token: string }).access_token
+    }
+    const ids = message.ids as string[]
+    const latencies: number[] = []
+    for (const id of ids) {
+      const started = performance.now()
+      const status = await post(JSON.stringify({ scope: 'Video', videoId: id }))
+      latencies.push(performance.now() - started)
+      if (status !== 200) throw new Error(`direct ARM call answered ${status}`)
+    }
+    return latencies
+  }
+}
+
+async function startBare(withJwt: boolean): Promise<void> {
+  const app = Fastify({ logger: false })
+  if (withJwt) {
+    let secret: string | { public: string } = HS256_SECRET
+    if (args.auth === 'jwks') {
+      // The same key the broker resolves from the JWKS, given to @fastify/jwt once as a static PEM.
+      const jwks = (await (await fetch(args.jwksUri as string)).json()) as { keys: Array<Record<string, unknown>> }
+      // Verify-only: a public key with no private one (a PEM string alone would be taken as a signing key too).
+      secret = { public: createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string }
+    }
+    await app.register(fastifyJwt, {
+      secret,
+      verify: {
+        algorithms: [args.auth === 'jwks' ? 'RS256' : 'HS256'],
+        allowedIss: ISSUER,
+        allowedAud: AUDIENCE,
+        requiredClaims: ['exp'],
+        clockTolerance: 60_000,
+        cache: true
+      }
+    })
+    app.addHook('onRequest', async (request) => {
+      await request.jwtVerify()
+    })
+  }
+  const body = args.body
+  app.get('/tokens/video/:videoId', async () => body)
+  const url = await listen(app)
+  closeAll = () => app.close()
+  send({ type: 'ready', url })
+}
+
+if (args.role === 'broker') await startBroker()
+else await startBare(args.role === 'bare-jwt')
