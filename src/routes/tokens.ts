@@ -13,7 +13,7 @@ import type { Metrics } from '../metrics.js'
 import type { Policy } from '../policy.js'
 import { errorResponse, IdParam, TokenResponse } from '../schemas.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
-import type { CacheResult, TokenCache } from '../token-cache.js'
+import type { CachedToken, CacheResult, TokenCache } from '../token-cache.js'
 
 export interface TokenRoutesOptions {
   accountName: string
@@ -69,8 +69,8 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
   await app.register(rateLimit, {
     hook: 'preValidation',
     keyGenerator: (request) => `caller:${request.caller}`,
-    max: async (request) => policy().rateLimitFor(request.caller as string).max,
-    timeWindow: async (request) => policy().rateLimitFor(request.caller as string).timeWindowMs,
+    max: (request) => policy().rateLimitFor(request.caller as string).max,
+    timeWindow: (request) => policy().rateLimitFor(request.caller as string).timeWindowMs,
     errorResponseBuilder: (_request, context) => brokerError('RATE_LIMITED', { retryAfterSeconds: Math.ceil(context.ttl / 1000) }),
     ...(options.rateLimitRedis ? { redis: options.rateLimitRedis, nameSpace: 'vi-token-broker:rate:', skipOnError: true } : {})
   })
@@ -91,6 +91,14 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
     }
   })
 
+  // A hit serves the same cached token object many times: its fingerprint is worked out once.
+  const fingerprints = new WeakMap<CachedToken, string>()
+  function fingerprintOf(token: CachedToken): string {
+    let fingerprint = fingerprints.get(token)
+    if (fingerprint === undefined) fingerprints.set(token, (fingerprint = auditor.fingerprint(token.accessToken)))
+    return fingerprint
+  }
+
   function auditRecord(request: FastifyRequest, status: number, code: string | null, elapsedMs: number): AuditRecord {
     const params = request.params as Record<string, string | undefined>
     const issued = request.issued
@@ -105,7 +113,7 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
       status,
       code,
       cache: issued?.cache ?? null,
-      tokenFingerprint: issued ? auditor.fingerprint(issued.token.accessToken) : null,
+      tokenFingerprint: issued ? fingerprintOf(issued.token) : null,
       tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
       armRequestId: issued?.token.armRequestId ?? null,
       durationMs: Math.round(elapsedMs * 100) / 100,
