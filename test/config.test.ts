@@ -415,3 +415,15 @@ t.test('fractions are accepted only where the schema allows them', async (t) => 
   t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), { message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: / })
   t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 'high' }), { message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: / })
 })
+
+t.test('the Redis tier: URL, encryption key ring and Entra authentication are checked together', async (t) => {
+  const key = Buffer.alloc(32, 7).toString('base64')
+  const redis = load({ REDIS_URL: 'rediss://cache.example:6380', CACHE_ENCRYPTION_KEY: `2026-11:${key}` }).redis
+  t.match(redis, { url: 'rediss://cache.example:6380', commandTimeoutMs: 500, entra: undefined })
+  t.equal(redis?.keyring.currentKid, '2026-11')
+  t.throws(() => load({ REDIS_URL: 'redis://r:6379' }), { message: /CACHE_ENCRYPTION_KEY: required with REDIS_URL/ })
+  t.throws(() => load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: 'k1:short' }), { message: /CACHE_ENCRYPTION_KEY: key "k1" must be 32 bytes/ })
+  t.throws(() => load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: `k1:${key}`, REDIS_ENTRA_AUTH: 'true' }), { message: /REDIS_USERNAME: required/ })
+  t.same(load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: `k1:${key}`, REDIS_ENTRA_AUTH: 'true', REDIS_USERNAME: 'oid' }).redis?.entra, { username: 'oid' })
+  t.throws(() => load({ REDIS_URL: 'http://r' }), { message: /REDIS_URL: .*\(got \(value hidden\)\)/ })
+})

@@ -2,6 +2,7 @@
 // across replicas, rejection of planted values, and fallback when Redis fails.
 import { createHash, randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
+import { SignJWT } from 'jose'
 import { pino } from 'pino'
 import t from 'tap'
 import type { MintedToken } from '../src/arm.js'
@@ -10,7 +11,8 @@ import { createSharedCache, type SharedCache } from '../src/shared-cache.js'
 import { systemClock } from '../src/clock.js'
 import { parseKeyring } from '../src/token-sealer.js'
 import { missingRedis, startRedis } from './support/redis-server.js'
-import { aviToken } from './support/tokens.js'
+import { aviToken, callerToken } from './support/tokens.js'
+import { build } from './helper.js'
 import { LogCapture } from './support/log-capture.js'
 
 if (!missingRedis(t)) await main()
@@ -101,8 +103,9 @@ async function main(): Promise<void> {
     await a.redis.set(keyFor('tampered'), [...parts.slice(0, 4), `A${(parts[4] as string).slice(1)}`].join('.'))
     const tampered = await a.cache.mintOnce('contoso/video/tampered', () => mint())
     t.not(tampered.accessToken, source.accessToken)
-    t.match(await a.metrics.registry.metrics(), /vi_broker_shared_cache_results_total\{result="rejected"\} 2/)
-    t.equal(a.logs.records.filter((r) => r.msg === 'a shared cache value failed to open; treated as a miss').length, 2)
+    // Each key is read twice (before and after taking the lock), and both reads reject the value.
+    t.match(await a.metrics.registry.metrics(), /vi_broker_shared_cache_results_total\{result="rejected"\} 4/)
+    t.equal(a.logs.records.filter((r) => r.msg === 'a shared cache value failed to open; treated as a miss').length, 4)
   })
 
   t.test('with Redis down, minting falls back to local and the circuit opens; it recovers when Redis returns', async (t) => {
@@ -120,6 +123,41 @@ async function main(): Promise<void> {
     await a.cache.mintOnce('contoso/video/back', () => mint())
     t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 0/)
     t.equal((await a.redis.keys('vi-token-broker:token:*')).length, 1, 'Redis is used again without a restart')
+  })
+
+  t.test('the app wires the Redis tier: a token it mints is stored sealed under a hashed key', async (t) => {
+    const redis = new Redis(redisServer.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+    redis.on('error', () => {})
+    t.teardown(() => redis.disconnect())
+    await new Promise((resolve) => redis.once('ready', resolve))
+    await redis.flushall()
+    const { request } = await build(t, {
+      redis,
+      env: { REDIS_URL: redisServer.url, CACHE_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}` }
+    })
+    const response = await request({ url: '/tokens/video/wired', token: await callerToken('portal-bff') })
+    t.equal(response.statusCode, 200)
+    const keys = await redis.keys('vi-token-broker:token:*')
+    t.equal(keys.length, 1)
+    t.notMatch((await redis.get(keys[0] as string)) ?? '', /eyJ/)
+  })
+
+  t.test('a shared token due for refresh is replaced, and a token without a readable exp is not shared', async (t) => {
+    const a = replica()
+    const b = replica()
+    await Promise.all([ready(a), ready(b)])
+    const due = await a.cache.mintOnce('contoso/video/due', async () => ({
+      accessToken: await aviToken(Math.floor(Date.now() / 1000) + 300 + 900 - 10),
+      armRequestId: 'due'
+    }))
+    const replaced = await b.cache.mintOnce('contoso/video/due', () => mint())
+    t.not(replaced.accessToken, due.accessToken, 'inside the refresh-ahead window, the next replica mints anew')
+    const opaque = await a.cache.mintOnce('contoso/video/opaque', async () => ({ accessToken: 'not-a-jwt', armRequestId: 'x' }))
+    t.equal(opaque.accessToken, 'not-a-jwt')
+    t.equal(await a.redis.get(`vi-token-broker:token:${sha256('contoso/video/opaque')}`), null)
+    const noExp = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32))
+    await a.cache.mintOnce('contoso/video/no-exp', async () => ({ accessToken: noExp, armRequestId: 'x' }))
+    t.equal(await a.redis.get(`vi-token-broker:token:${sha256('contoso/video/no-exp')}`), null)
   })
 
   t.test('a replica that waits past its deadline for another replica\'s mint mints itself', async (t) => {
