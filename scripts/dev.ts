@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator } from '../src/emulator/emulator.js'
 
 const SAMPLE_CALLERS = ['portal-bff', 'admin-bff', 'unlisted-bff']
@@ -14,8 +15,6 @@ const emulator = await startEmulator({
   armPort: Number(process.env.EMULATOR_ARM_PORT ?? 8443),
   port: Number(process.env.EMULATOR_PORT ?? 8081)
 })
-const account = emulator.accounts[0]
-if (account === undefined) throw new Error('the emulator has no account')
 const workDir = await mkdtemp(join(tmpdir(), 'vi-token-broker-dev-'))
 const caFile = join(workDir, 'emulator-ca.pem')
 await writeFile(caFile, emulator.caCertPem)
@@ -26,16 +25,7 @@ const broker = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     ...process.env,
     PORT: String(port),
     HOST: process.env.HOST ?? '127.0.0.1',
-    NODE_EXTRA_CA_CERTS: caFile,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    ARM_ENDPOINT: emulator.armEndpoint,
-    AVI_SUBSCRIPTION_ID: account.subscriptionId,
-    AVI_RESOURCE_GROUP: account.resourceGroup,
-    AVI_ACCOUNT_NAME: account.accountName,
-    AUTH_JWKS_URI: emulator.jwksUri,
-    AUTH_ISSUER: emulator.issuer,
-    AUTH_AUDIENCE: emulator.audience,
+    ...brokerEnvironment(emulator, { caFile, callers: true }),
     POLICY_FILE: process.env.POLICY_FILE ?? 'config/policy.sample.json',
     // No load balancer to drain in development: Ctrl-C stops at once.
     SHUTDOWN_DELAY_MS: process.env.SHUTDOWN_DELAY_MS ?? '0',

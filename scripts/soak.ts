@@ -8,6 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
+import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator, type Fault } from '../src/emulator/emulator.js'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60)
@@ -27,7 +28,6 @@ const FAULTS: Array<Fault | null> = [
 ]
 
 const emulator = await startEmulator({ tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS })
-const account = emulator.accounts[0] as (typeof emulator.accounts)[number]
 const dir = await mkdtemp(join(tmpdir(), 'vi-token-broker-soak-'))
 await writeFile(join(dir, 'ca.pem'), emulator.caCertPem)
 await writeFile(
@@ -48,16 +48,7 @@ const broker = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     ...process.env,
     PORT: String(port),
     HOST: '127.0.0.1',
-    NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    ARM_ENDPOINT: emulator.armEndpoint,
-    AVI_SUBSCRIPTION_ID: account.subscriptionId,
-    AVI_RESOURCE_GROUP: account.resourceGroup,
-    AVI_ACCOUNT_NAME: account.accountName,
-    AUTH_JWKS_URI: emulator.jwksUri,
-    AUTH_ISSUER: emulator.issuer,
-    AUTH_AUDIENCE: emulator.audience,
+    ...brokerEnvironment(emulator, { caFile: join(dir, 'ca.pem'), callers: true }),
     POLICY_FILE: join(dir, 'policy.json'),
     AUDIT_HMAC_KEY: randomBytes(32).toString('hex'),
     TOKEN_MIN_REMAINING_SECONDS: String(MIN_REMAINING_SECONDS),

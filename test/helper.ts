@@ -4,6 +4,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import type { Test } from 'tap'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/emulator.js'
 import { createPolicy } from '../src/policy.js'
 import { aviToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from './support/tokens.js'
@@ -92,21 +93,13 @@ function fakeWiring() {
 }
 
 function emulatorWiring(emulator: Emulator) {
-  const account = emulator.accounts[0] as Emulator['accounts'][number]
+  // In process, the emulator's certificate is trusted through armTls instead of a CA file.
+  const { IDENTITY_ENDPOINT, IDENTITY_HEADER, NODE_EXTRA_CA_CERTS: _ca, ...env } = brokerEnvironment(emulator, { caFile: '', callers: true })
   // ManagedIdentityCredential (through MSAL) reads these when it is constructed.
-  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint
-  process.env.IDENTITY_HEADER = emulator.identityHeader
+  process.env.IDENTITY_ENDPOINT = IDENTITY_ENDPOINT
+  process.env.IDENTITY_HEADER = IDENTITY_HEADER
   return {
-    env: {
-      ARM_ENDPOINT: emulator.armEndpoint,
-      AVI_SUBSCRIPTION_ID: account.subscriptionId,
-      AVI_RESOURCE_GROUP: account.resourceGroup,
-      AVI_ACCOUNT_NAME: account.accountName,
-      AUTH_JWT_SECRET: undefined,
-      AUTH_JWKS_URI: emulator.jwksUri,
-      AUTH_ISSUER: emulator.issuer,
-      AUTH_AUDIENCE: emulator.audience
-    },
+    env: { ...env, AUTH_JWT_SECRET: undefined },
     credential: new ManagedIdentityCredential(),
     transport: { armTls: { ca: emulator.caCertPem } }
   }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import t from 'tap'
+import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator } from '../src/emulator/emulator.js'
 import { TEST_ENV } from './helper.js'
 import { callerToken } from './support/tokens.js'
@@ -51,19 +52,12 @@ t.test('it starts, reports ready, and exits 0 on SIGTERM', async (t) => {
 t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed request, exit 0', async (t) => {
   const emulator = await startEmulator()
   t.teardown(() => emulator.close())
-  const account = emulator.accounts[0] as (typeof emulator.accounts)[number]
   const policy = { rateLimit: { max: 100_000, timeWindow: 60_000 }, callers: { 'portal-bff': { allow: [{ scope: 'video' }] } } }
   const dir = t.testdir({ 'policy.json': JSON.stringify(policy), 'ca.pem': emulator.caCertPem })
   const server = startServer({
     ...TEST_ENV,
     POLICY_FILE: `${dir}/policy.json`,
-    NODE_EXTRA_CA_CERTS: `${dir}/ca.pem`,
-    ARM_ENDPOINT: emulator.armEndpoint,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    AVI_SUBSCRIPTION_ID: account.subscriptionId,
-    AVI_RESOURCE_GROUP: account.resourceGroup,
-    AVI_ACCOUNT_NAME: account.accountName,
+    ...brokerEnvironment(emulator, { caFile: `${dir}/ca.pem` }),
     PORT: '0',
     HOST: '127.0.0.1',
     SHUTDOWN_DELAY_MS: '1500',

@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import t from 'tap'
+import { brokerEnvironment } from '../../src/emulator/broker-environment.js'
 import { startEmulator } from '../../src/emulator/emulator.js'
 import { TEST_ENV } from '../helper.js'
 import { missingRedis, startRedis } from '../support/redis-server.js'
@@ -15,7 +16,6 @@ async function main(): Promise<void> {
   const emulator = await startEmulator()
   t.teardown(() => emulator.close())
   const redisServer = await startRedis(t)
-  const account = emulator.accounts[0] as (typeof emulator.accounts)[number]
   const dir = t.testdir({
     'ca.pem': emulator.caCertPem,
     'policy.json': JSON.stringify({
@@ -29,13 +29,7 @@ async function main(): Promise<void> {
   const ENV = {
     ...TEST_ENV,
     POLICY_FILE: `${dir}/policy.json`,
-    NODE_EXTRA_CA_CERTS: `${dir}/ca.pem`,
-    ARM_ENDPOINT: emulator.armEndpoint,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    AVI_SUBSCRIPTION_ID: account.subscriptionId,
-    AVI_RESOURCE_GROUP: account.resourceGroup,
-    AVI_ACCOUNT_NAME: account.accountName,
+    ...brokerEnvironment(emulator, { caFile: `${dir}/ca.pem` }),
     REDIS_URL: redisServer.url,
     CACHE_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'info',
