@@ -16,7 +16,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only, without install scripts; then drop what Node never loads at run time
 # (type declarations, TypeScript sources, source maps, markdown): about 45 MB of the 100 MB.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.ts' \
       -o -name '*.map' -o -name '*.md' -o -name '*.markdown' \) -delete
