@@ -18,7 +18,8 @@ import errorHandler, { sendError } from './plugins/error-handler.js'
 import securityHeaders from './plugins/security-headers.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
-import tokenRoutes, { type TokenRoutesOptions } from './routes/tokens.js'
+import callerRoutes from './routes/caller-routes.js'
+import type { TokenRoutesOptions } from './routes/tokens.js'
 import { createSharedCache } from './shared-cache.js'
 import type { Redis } from 'ioredis'
 import { createTokenCache } from './token-cache.js'
@@ -154,7 +155,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { isReady: () => !shuttingDown })
   if (config.metricsPort === undefined) await app.register(metricsRoutes, { registry: scrape })
-  await app.register(tokenRoutes, {
+  await app.register(callerRoutes, {
     accountName: config.account.name,
     policy: () => policyStore.current(),
     tokenCache,

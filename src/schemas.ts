@@ -81,3 +81,13 @@ export const HealthResponse = Type.Object(
   { status: Type.String() },
   { description: 'Healthy', headers: REQUEST_ID_HEADER }
 )
+
+/** Every authenticated route needs the caller's bearer JWT. */
+export const BEARER_SECURITY = [{ bearerAuth: [] }]
+
+export const UNAUTHENTICATED_RESPONSE = errorResponse(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED', 'AUTH_NO_CALLER'], 'No valid caller JWT')
+
+export const INVALID_ID_RESPONSE = errorResponse(
+  ['INVALID_ID'],
+  'The id does not match ^[A-Za-z0-9_-]{1,64}$; checked before the policy and ARM'
+)

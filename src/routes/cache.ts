@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type, type TSchema } from 'typebox'
+import { brokerError } from '../errors.js'
+import type { Policy } from '../policy.js'
+import { BEARER_SECURITY, errorResponse, IdParam, INVALID_ID_RESPONSE, UNAUTHENTICATED_RESPONSE } from '../schemas.js'
+import type { TokenCache } from '../token-cache.js'
+
+const EVICT_RESPONSES = {
+  200: Type.Object({ evicted: Type.Integer({ description: 'How many cached tokens were dropped' }) }, { description: 'Evicted' }),
+  401: UNAUTHENTICATED_RESPONSE,
+  403: errorResponse(['ADMIN_REQUIRED'], 'The caller is not marked admin in the policy')
+}
+
+function evictSchema(summary: string, params?: TSchema) {
+  return {
+    tags: ['cache'],
+    summary,
+    security: BEARER_SECURITY,
+    ...(params ? { params, response: { ...EVICT_RESPONSES, 400: INVALID_ID_RESPONSE } } : { response: EVICT_RESPONSES })
+  }
+}
+
+/** Operators who must stop handing out a token evict it; the next request mints a new one. Admin callers only. */
+export default async function cacheRoutes(
+  parent: FastifyInstance,
+  options: { accountName: string; policy: () => Policy; tokenCache: TokenCache }
+) {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>()
+  const { accountName, policy, tokenCache } = options
+  const evict = (request: FastifyRequest, key: string | undefined) => {
+    if (!policy().isAdmin(request.caller as string)) throw brokerError('ADMIN_REQUIRED')
+    return { evicted: tokenCache.evict(key) }
+  }
+
+  app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) => evict(request, undefined))
+  app.delete('/cache/account', { config: { scope: 'account' }, schema: evictSchema('Evict the cached Account token') }, async (request) =>
+    evict(request, `${accountName}/account/`)
+  )
+  app.delete(
+    '/cache/project/:projectId',
+    { config: { scope: 'project' }, schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam })) },
+    async (request) => evict(request, `${accountName}/project/${(request.params as { projectId: string }).projectId}`)
+  )
+  app.delete(
+    '/cache/video/:videoId',
+    { config: { scope: 'video' }, schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam })) },
+    async (request) => evict(request, `${accountName}/video/${(request.params as { videoId: string }).videoId}`)
+  )
+}
