@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
-import underPressure from '@fastify/under-pressure'
 import type { Redis } from 'ioredis'
 import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
 import { brokerError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
+import loadShedding, { type LoadSheddingOptions } from '../plugins/load-shedding.js'
 import { errorBody } from '../plugins/error-handler.js'
 import type { Policy } from '../policy.js'
 import type { Scope } from '../scope.js'
@@ -21,7 +21,7 @@ export interface CallerRoutesOptions {
   rateLimitRedis: Redis | undefined
   auditor: Auditor
   metrics: Pick<Metrics, 'requests' | 'cache'>
-  overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; sampleIntervalMs: number }
+  overload: LoadSheddingOptions
 }
 
 const MAX_AUDITED_TEXT = 256
@@ -35,16 +35,7 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
 
   app.decorateRequest('issued', null)
   // Shed load before doing work when the event loop is saturated; health checks are outside this scope.
-  await app.register(underPressure, {
-    maxEventLoopDelay: options.overload.maxEventLoopDelayMs,
-    maxEventLoopUtilization: options.overload.maxEventLoopUtilization,
-    eventLoopUtilizationMode: 'interval',
-    sampleInterval: options.overload.sampleIntervalMs,
-    pressureHandler: (_request, reply) => {
-      reply.header('retry-after', '1')
-      throw brokerError('OVERLOADED', { retryAfterSeconds: 1 })
-    }
-  })
+  await app.register(loadShedding, options.overload)
   app.addHook('onRequest', app.authenticate)
   // After authentication, so each caller has its own budget from the policy and one cannot starve another.
   await app.register(rateLimit, {

@@ -98,17 +98,33 @@ t.test('the app reloads its policy file on change and on demand, and counts the 
 t.test('a saturated event loop sheds token requests with 503 OVERLOADED; health checks still answer', async (t) => {
   const { request } = await build(t, {
     policy: POLICY,
-    env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '50', OVERLOAD_SAMPLE_INTERVAL_MS: '10' }
+    env: { OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.5', OVERLOAD_SAMPLE_INTERVAL_MS: '100' }
   })
   const token = await callerToken('other-bff')
+  t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200, 'not overloaded at first')
   const until = Date.now() + 300
   while (Date.now() < until) {
-    // Block the event loop, as a CPU-starved process would be.
+    // Keep the event loop busy, as a CPU-starved process would be.
   }
-  await new Promise((resolve) => setTimeout(resolve, 20))
   const shed = await request({ url: '/tokens/video/abc', token })
   t.equal(shed.statusCode, 503)
   t.equal(shed.json().error.code, 'OVERLOADED')
   t.equal(shed.headers['retry-after'], '1')
   t.equal((await request({ url: '/healthz' })).statusCode, 200)
+})
+
+t.test('a saturated event loop by delay, and recovery once it calms down', async (t) => {
+  const { request } = await build(t, { policy: POLICY, env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20', OVERLOAD_SAMPLE_INTERVAL_MS: '100' } })
+  const token = await callerToken('other-bff')
+  const blockUntil = Date.now() + 400
+  // A timer due during the block is delayed by it, which the event-loop delay histogram records.
+  await new Promise<void>((resolve) => {
+    setTimeout(resolve, 150)
+    while (Date.now() < blockUntil) {
+      // busy
+    }
+  })
+  t.equal((await request({ url: '/tokens/video/abc', token })).json().error?.code, 'OVERLOADED')
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200, 'served again once the loop is calm')
 })
