@@ -33,7 +33,8 @@ export default fp(
       if (now - sampledAt >= sampleIntervalMs) {
         const mark = performance.eventLoopUtilization()
         const utilization = performance.eventLoopUtilization(mark, utilizationMark).utilization
-        const delayMs = delays.count > 0 ? delays.mean / 1e6 : 0
+        // NaN when nothing was recorded yet, which compares as not overloaded.
+        const delayMs = delays.mean / 1e6
         overloaded =
           (maxEventLoopDelayMs > 0 && delayMs > maxEventLoopDelayMs) ||
           (maxEventLoopUtilization > 0 && utilization > maxEventLoopUtilization)

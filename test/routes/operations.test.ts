@@ -128,3 +128,16 @@ t.test('a saturated event loop by delay, and recovery once it calms down', async
   await new Promise((resolve) => setTimeout(resolve, 250))
   t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200, 'served again once the loop is calm')
 })
+
+t.test('load shedding can be turned off', async (t) => {
+  const { request } = await build(t, {
+    policy: POLICY,
+    env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0', OVERLOAD_SAMPLE_INTERVAL_MS: '10' }
+  })
+  const token = await callerToken('other-bff')
+  const until = Date.now() + 300
+  while (Date.now() < until) {
+    // busy
+  }
+  t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200)
+})
