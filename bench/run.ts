@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { startEmulator, type Emulator } from '../src/emulator/emulator.js'
 import { AUDIT_HMAC_KEY, benchPolicy, fakeTimeAt, median, percentiles, type Percentiles, type ServerArgs } from './common.js'
+import { zipfSampler } from '../scripts/zipf.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const argv = process.argv.slice(2)
@@ -265,22 +266,6 @@ function mulberry32(seed: number) {
   }
 }
 
-function zipfSampler(n: number, s: number, random: () => number) {
-  const cdf = new Float64Array(n)
-  let total = 0
-  for (let rank = 1; rank <= n; rank++) cdf[rank - 1] = total += 1 / rank ** s
-  return () => {
-    const u = random() * total
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if ((cdf[mid] as number) < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-}
 
 const videoIdOf = (rank: number) => ((Math.imul(rank + 1, 2654435761) >>> 0).toString(16).padStart(8, '0') + 'v' + rank)
 

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator, type Fault } from '../src/emulator/emulator.js'
+import { zipfSampler } from './zipf.js'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60)
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16)
@@ -75,7 +76,7 @@ await Promise.all(
   Array.from({ length: CONCURRENCY }, async (_, worker) => {
     while (Date.now() < endAt) {
       const caller = CALLERS[worker % CALLERS.length] as string
-      const path = caller === 'admin-bff' && Math.random() < 0.05 ? '/tokens/account' : `/tokens/video/v${zipf()}`
+      const path = caller === 'admin-bff' && Math.random() < 0.05 ? '/tokens/account' : `/tokens/video/v${zipf() + 1}`
       const started = performance.now()
       let status: string
       try {
@@ -129,22 +130,4 @@ async function waitForReady(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   throw new Error('the broker did not become ready')
-}
-
-/** Returns a sampler of 1..n with P(k) proportional to 1/k^s. */
-function zipfSampler(n: number, s: number): () => number {
-  const cumulative: number[] = []
-  let total = 0
-  for (let k = 1; k <= n; k++) cumulative.push((total += 1 / k ** s))
-  return () => {
-    const target = Math.random() * total
-    let low = 0
-    let high = n - 1
-    while (low < high) {
-      const mid = (low + high) >> 1
-      if ((cumulative[mid] as number) < target) low = mid + 1
-      else high = mid
-    }
-    return low + 1
-  }
 }
