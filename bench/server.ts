@@ -5,13 +5,14 @@
 //   bare-jwt : baseline (b), the same plus @fastify/jwt verifying the same JWT (same algorithm and key,
 //              verified-token cache on).
 import { createPublicKey } from 'node:crypto'
+import { openSync } from 'node:fs'
 import { Agent, request as httpsRequest } from 'node:https'
 import { ManagedIdentityCredential } from '@azure/identity'
 import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { pino } from 'pino'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { createLogSink } from '../src/log-sink.js'
 import { startEmulator, type Emulator, type Fault } from '../src/emulator/emulator.js'
 import { createPolicy } from '../src/policy.js'
 import {
@@ -81,7 +82,8 @@ async function startBroker(): Promise<void> {
     OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
     ...(args.refreshAheadSeconds !== undefined ? { TOKEN_REFRESH_AHEAD_SECONDS: String(args.refreshAheadSeconds) } : {})
   })
-  const logStream = pino.destination({ dest: args.logFile ?? '/dev/null', sync: true })
+  // The broker's production log destination (see src/server.ts), on a real file.
+  const logStream = createLogSink(openSync(args.logFile ?? '/dev/null', 'a'))
   const app = await buildApp({
     config,
     policy: createPolicy(benchPolicy()),
@@ -94,7 +96,7 @@ async function startBroker(): Promise<void> {
   closeAll = async () => {
     await app.close()
     await emulator.close()
-    logStream.flushSync()
+    logStream.close()
   }
 
   const callerTokens: string[] = []

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs'
 import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { TokenCredential } from '@azure/identity'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { pino, type DestinationStream } from 'pino'
+import { pino } from 'pino'
 import { createArmGate } from './arm-gate.js'
 import { createArmClient } from './arm.js'
-import { createAuditor } from './audit.js'
+import { createAuditor, type AuditDestination } from './audit.js'
 import { systemClock, type Clock } from './clock.js'
 import type { Config, RedisConfig } from './config.js'
 import { brokerError } from './errors.js'
@@ -33,8 +33,11 @@ export interface AppOptions {
   policy: Policy
   /** The broker's Azure identity: ManagedIdentityCredential or WorkloadIdentityCredential in production. */
   credential: TokenCredential
-  /** Where log lines go: stdout in production, a capture stream in tests. */
-  logStream: DestinationStream
+  /**
+   * Where log lines go: a LogSink on stdout in production, a capture stream in tests. If it can say
+   * when lines are written (committed()), each response waits for its audit record.
+   */
+  logStream: AuditDestination
   clock?: Clock
   /** ARM transport overrides, for the emulator and tests. */
   armHttpClient?: HttpClient
@@ -144,7 +147,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const mint: TokenRoutesOptions['mint'] = sharedCache
     ? (key, request) => sharedCache.mintOnce(key, () => arm.mint(request))
     : (_key, request) => arm.mint(request)
-  const auditor = createAuditor({ logger, hmacKey: config.auditHmacKey, file: config.auditLogFile })
+  const auditor = createAuditor({ stream: options.logStream, hmacKey: config.auditHmacKey, file: config.auditLogFile })
+  app.addHook('onClose', async () => auditor.close())
 
   const scrape = async () => {
     metrics.cacheEntries.set(tokenCache.size)

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
-import { openSync, writeSync } from 'node:fs'
-import { pino, type Logger } from 'pino'
+import { openSync } from 'node:fs'
+import { pino, type DestinationStream } from 'pino'
+import { createLogSink } from './log-sink.js'
 import type { CacheOutcome } from './token-cache.js'
 
 export type Decision = 'allow' | 'deny' | 'error'
@@ -29,9 +30,17 @@ export interface AuditRecord {
 export interface Auditor {
   /** First 16 hex characters of HMAC-SHA256(token): lets operators match a token without storing it. */
   fingerprint(accessToken: string): string
-  /** Writes the record; throws when the audit file cannot take it, so the caller can fail closed. */
-  write(record: AuditRecord): void
+  /**
+   * Writes the record; settles once it is written, and rejects when it could not be, so the caller
+   * can fail closed.
+   */
+  write(record: AuditRecord): Promise<void>
+  /** Flushes and closes the audit file, if there is one. */
+  close(): void
 }
+
+/** A log destination that can say when its lines are written (see LogSink); others are taken as written at once. */
+export type AuditDestination = DestinationStream & { committed?(): Promise<void> }
 
 export function decisionFor(status: number): Decision {
   if (status < 300) return 'allow'
@@ -39,23 +48,27 @@ export function decisionFor(status: number): Decision {
   return 'error'
 }
 
-export function createAuditor(options: { logger: Logger; hmacKey: string; file?: string | undefined }): Auditor {
-  // Audit records are written at info whatever LOG_LEVEL says.
-  const audit = options.logger.child({ audit: true }, { level: 'info' })
-  const fileLog = options.file === undefined ? undefined : auditFileLogger(options.file)
+/**
+ * Audit records go to the main log (and to AUDIT_LOG_FILE when set) through loggers of their own:
+ * at info whatever LOG_LEVEL says, and without the main logger's redaction, since a record is typed
+ * and holds no secret.
+ */
+export function createAuditor(options: { stream: AuditDestination; hmacKey: string; file?: string | undefined }): Auditor {
+  const { stream } = options
+  const mainLog = pino({ level: 'info' }, stream).child({ audit: true })
+  const fileSink = options.file === undefined ? undefined : createLogSink(openSync(options.file, 'a'))
+  const fileLog = fileSink && pino({ base: { audit: true } }, fileSink)
   return {
     fingerprint(accessToken) {
       return createHmac('sha256', options.hmacKey).update(accessToken).digest('hex').slice(0, 16)
     },
     write(record) {
       fileLog?.info(record, 'token request')
-      audit.info(record, 'token request')
+      mainLog.info(record, 'token request')
+      return Promise.all([stream.committed?.(), fileSink?.committed()]).then(() => undefined)
+    },
+    close() {
+      fileSink?.close()
     }
   }
-}
-
-/** A pino logger whose every line is written synchronously, so a failed write throws to the request. */
-function auditFileLogger(file: string): Logger {
-  const fd = openSync(file, 'a')
-  return pino({ base: { audit: true } }, { write: (line: string) => writeSync(fd, line) })
 }

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.js'
 import { createCredential } from './credential.js'
 import { loadPolicyFile, PolicyError } from './policy.js'
 import { createRedisClient } from './redis-client.js'
+import { createLogSink } from './log-sink.js'
 
 // The only module that reads process.env.
 async function main(): Promise<void> {
@@ -24,7 +25,8 @@ async function main(): Promise<void> {
     throw error
   }
 
-  const logStream = pino.destination(1)
+  const logStream = createLogSink(1)
+  process.on('exit', () => logStream.flushSync())
   const credential = createCredential(config.identity)
   const redis = config.redis ? await createRedisClient(config.redis, credential, pino(logStream)) : undefined
   const app = await buildApp({

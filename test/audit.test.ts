@@ -52,8 +52,8 @@ t.test('decisionFor', async (t) => {
 })
 
 t.test('fingerprint', async (t) => {
-  const { logger } = capturedLogger('info')
-  const auditor = createAuditor({ logger, hmacKey: HMAC_KEY })
+  const logs = new LogCapture()
+  const auditor = createAuditor({ stream: logs, hmacKey: HMAC_KEY })
   const token = 'eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE5MDAwMDAwMDB9.signature-part'
 
   t.test('is the first 16 hex characters of HMAC-SHA256 under the key', async (t) => {
@@ -66,7 +66,7 @@ t.test('fingerprint', async (t) => {
     t.not(auditor.fingerprint(token), auditor.fingerprint(token + 'x'))
   })
   t.test('depends on the key', async (t) => {
-    const other = createAuditor({ logger, hmacKey: 'another-audit-hmac-key-0123456789abcdef' })
+    const other = createAuditor({ stream: logs, hmacKey: 'another-audit-hmac-key-0123456789abcdef' })
     t.not(other.fingerprint(token), auditor.fingerprint(token))
   })
   t.test('is not a plain hash of the token', async (t) => {
@@ -77,15 +77,15 @@ t.test('fingerprint', async (t) => {
 
 t.test('write', async (t) => {
   t.test('writes one info record with audit: true and every field', async (t) => {
-    const { logger, logs } = capturedLogger('info')
-    createAuditor({ logger, hmacKey: HMAC_KEY }).write(RECORD)
+    const { logs } = capturedLogger('info')
+    createAuditor({ stream: logs, hmacKey: HMAC_KEY }).write(RECORD)
     t.equal(logs.records.length, 1)
     t.match(logs.records[0], { ...RECORD, level: 30, audit: true, msg: 'token request' })
     t.equal(logs.audits.length, 1)
   })
 
   t.test('keeps null fields', async (t) => {
-    const { logger, logs } = capturedLogger('info')
+    const { logs } = capturedLogger('info')
     const denied: AuditRecord = {
       ...RECORD,
       caller: null,
@@ -100,42 +100,41 @@ t.test('write', async (t) => {
       armRequestId: null,
       userAgent: null
     }
-    createAuditor({ logger, hmacKey: HMAC_KEY }).write(denied)
+    createAuditor({ stream: logs, hmacKey: HMAC_KEY }).write(denied)
     t.match(logs.audits[0], { ...denied, audit: true })
   })
 
-  // pino lets a child have its own level, even one below its parent's: audit records are kept
-  // however quiet LOG_LEVEL is.
+  // The auditor has loggers of its own: audit records are kept however quiet LOG_LEVEL is.
   for (const level of ['warn', 'error', 'fatal', 'silent']) {
     t.test(`is written at info when the logger level is ${level}`, async (t) => {
       const { logger, logs } = capturedLogger(level)
-      const auditor = createAuditor({ logger, hmacKey: HMAC_KEY })
+      const auditor = createAuditor({ stream: logs, hmacKey: HMAC_KEY })
       logger.info('ordinary info line')
       auditor.write(RECORD)
       t.equal(logs.records.length, 1, 'only the audit record reaches the stream')
       t.match(logs.records[0], { level: 30, audit: true, reqId: 'req-1' })
-      t.equal(logger.level, level, 'the parent logger keeps its level')
+      t.equal(logger.level, level, 'the main logger keeps its level')
     })
   }
 
   t.test('is written once, at info, when the logger is more verbose', async (t) => {
-    const { logger, logs } = capturedLogger('trace')
-    createAuditor({ logger, hmacKey: HMAC_KEY }).write(RECORD)
+    const { logs } = capturedLogger('trace')
+    createAuditor({ stream: logs, hmacKey: HMAC_KEY }).write(RECORD)
     t.equal(logs.audits.length, 1)
     t.equal(logs.audits[0]!.level, 30)
   })
 
-  t.test('other lines of the parent logger are not marked audit', async (t) => {
+  t.test('other lines on the same stream are not marked audit', async (t) => {
     const { logger, logs } = capturedLogger('info')
-    createAuditor({ logger, hmacKey: HMAC_KEY })
+    createAuditor({ stream: logs, hmacKey: HMAC_KEY })
     logger.info({ reqId: 'x' }, 'not an audit line')
     t.equal(logs.records.length, 1)
     t.equal(logs.audits.length, 0)
   })
 
   t.test('a fingerprinted record never carries the token', async (t) => {
-    const { logger, logs } = capturedLogger('info')
-    const auditor = createAuditor({ logger, hmacKey: HMAC_KEY })
+    const { logs } = capturedLogger('info')
+    const auditor = createAuditor({ stream: logs, hmacKey: HMAC_KEY })
     const token = 'secret-access-token-value-0123456789'
     logs.secret(token)
     auditor.write({ ...RECORD, tokenFingerprint: auditor.fingerprint(token) })

@@ -53,7 +53,7 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
     metrics.requests.inc({ caller, scope, status: reply.statusCode })
     if (request.issued) metrics.cache.inc({ result: request.issued.cache })
     try {
-      auditor.write(auditRecord(request, reply.statusCode, request.errorCode, reply.elapsedTime))
+      await auditor.write(auditRecord(request, reply.statusCode, request.errorCode, reply.elapsedTime))
       return payload
     } catch (error) {
       const failure = brokerError('AUDIT_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
