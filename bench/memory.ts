@@ -2,6 +2,8 @@
 // (createTokenCache, as app.ts configures it) with `count` realistic tokens and prints the memory it takes.
 //   node --expose-gc --import tsx bench/memory.ts <count> <maxEntries>
 import { randomBytes, randomUUID } from 'node:crypto'
+import { createAuditor } from '../src/audit.js'
+import { AUDIT_HMAC_KEY } from './common.js'
 import { createTokenCache } from '../src/token-cache.js'
 
 const count = Number(process.argv[2])
@@ -56,6 +58,8 @@ function snapshot() {
   return { rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external + usage.arrayBuffers }
 }
 
+// The broker's own fingerprint function: each cached token keeps its fingerprint, which counts as overhead.
+const auditor = createAuditor({ stream: { write() {} }, hmacKey: AUDIT_HMAC_KEY })
 // Measured before the cache exists: the LRU's preallocated slots count as overhead.
 const before = snapshot()
 const cache = createTokenCache({
@@ -63,6 +67,7 @@ const cache = createTokenCache({
   minRemainingSeconds: 300,
   refreshAheadSeconds: 900,
   clock: { now: () => now },
+  fingerprint: auditor.fingerprint,
   onRefreshError: () => {}
 })
 let tokenChars = 0

@@ -13,8 +13,8 @@ import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
-import docs from './plugins/docs.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
+import docs from './plugins/docs.js'
 import securityHeaders from './plugins/security-headers.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
@@ -122,11 +122,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
     ...(options.armTls ? { tls: options.armTls } : {})
   })
+  const auditor = createAuditor({ stream: options.logStream, hmacKey: config.auditHmacKey, file: config.auditLogFile })
+  app.addHook('onClose', async () => auditor.close())
   const tokenCache = createTokenCache({
     maxEntries: config.cache.maxEntries,
     minRemainingSeconds: config.cache.minRemainingSeconds,
     refreshAheadSeconds: config.cache.refreshAheadSeconds,
     clock,
+    fingerprint: auditor.fingerprint,
     onRefreshError: (key, error) => {
       metrics.refreshFailures.inc()
       logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
@@ -147,8 +150,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const mint: TokenRoutesOptions['mint'] = sharedCache
     ? (key, request) => sharedCache.mintOnce(key, () => arm.mint(request))
     : (_key, request) => arm.mint(request)
-  const auditor = createAuditor({ stream: options.logStream, hmacKey: config.auditHmacKey, file: config.auditLogFile })
-  app.addHook('onClose', async () => auditor.close())
 
   const scrape = async () => {
     metrics.cacheEntries.set(tokenCache.size)

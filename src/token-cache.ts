@@ -12,6 +12,8 @@ export interface CachedToken {
   /** The token's exp, in epoch ms. */
   expiresAt: number
   armRequestId: string | undefined
+  /** The audit fingerprint, worked out once per token rather than on every hit. */
+  fingerprint: string
 }
 
 export interface CacheResult {
@@ -32,6 +34,8 @@ export interface TokenCacheOptions {
   refreshAheadSeconds: number
   clock: Clock
   onRefreshError(key: string, error: unknown): void
+  /** The audit's fingerprint of a token (see Auditor.fingerprint). */
+  fingerprint(accessToken: string): string
   /** Jitter source for the refresh backoff; injectable for tests. */
   random?: () => number
 }
@@ -47,7 +51,7 @@ const REFRESH_BACKOFF_MAX_MS = 60_000
  * Failures are never stored.
  */
 export function createTokenCache(options: TokenCacheOptions): TokenCache {
-  const { clock, onRefreshError, random = Math.random } = options
+  const { clock, onRefreshError, fingerprint, random = Math.random } = options
   const minRemainingMs = options.minRemainingSeconds * 1000
   const refreshAheadMs = options.refreshAheadSeconds * 1000
   const entries = new LRUCache<string, CachedToken>({ max: options.maxEntries, perf: clock, ttlResolution: 0 })
@@ -74,7 +78,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
         const token: CachedToken = {
           accessToken: minted.accessToken,
           expiresAt: readExpiry(minted.accessToken) ?? issuedAt + ASSUMED_LIFETIME_MS,
-          armRequestId: minted.armRequestId
+          armRequestId: minted.armRequestId,
+          fingerprint: fingerprint(minted.accessToken)
         }
         const ttl = token.expiresAt - minRemainingMs - clock.now()
         if (ttl <= 0) {

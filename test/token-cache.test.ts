@@ -17,6 +17,7 @@ function setup(overrides: Partial<TokenCacheOptions> = {}) {
     refreshAheadSeconds: REFRESH_AHEAD,
     clock,
     onRefreshError: (_key, error) => refreshErrors.push(error),
+    fingerprint: (accessToken) => `fp:${accessToken.length}`,
     ...overrides
   })
   let mints = 0
@@ -46,6 +47,17 @@ t.test('a miss mints, a repeat is a hit with no new mint', async (t) => {
   t.equal(second.token.armRequestId, 'arm-1')
   t.equal(mints(), 1)
   t.equal(cache.size, 1)
+})
+
+t.test('the fingerprint is worked out once per minted token and kept with it', async (t) => {
+  const fingerprinted: string[] = []
+  const { cache, mint } = setup({ fingerprint: (accessToken) => (fingerprinted.push(accessToken), `fp-${fingerprinted.length}`) })
+  const first = await cache.get('k', mint())
+  const second = await cache.get('k', mint())
+  t.equal(first.token.fingerprint, 'fp-1')
+  t.equal(second.token.fingerprint, 'fp-1', 'a hit reuses it')
+  t.same(fingerprinted, [first.token.accessToken])
+  t.equal((await cache.get('other', mint())).token.fingerprint, 'fp-2', 'another token has its own')
 })
 
 t.test('the entry lives until exp minus the minimum remaining life, never past it', async (t) => {

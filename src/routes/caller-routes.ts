@@ -8,7 +8,7 @@ import loadShedding, { type LoadSheddingOptions } from '../plugins/load-shedding
 import { errorBody } from '../plugins/error-handler.js'
 import type { Policy } from '../policy.js'
 import type { Scope } from '../scope.js'
-import type { CachedToken, CacheResult, TokenCache } from '../token-cache.js'
+import type { CacheResult, TokenCache } from '../token-cache.js'
 import cacheRoutes from './cache.js'
 import tokenRoutes, { type TokenRoutesOptions } from './tokens.js'
 
@@ -63,14 +63,6 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
     }
   })
 
-  // A hit serves the same cached token object many times: its fingerprint is worked out once.
-  const fingerprints = new WeakMap<CachedToken, string>()
-  function fingerprintOf(token: CachedToken): string {
-    let fingerprint = fingerprints.get(token)
-    if (fingerprint === undefined) fingerprints.set(token, (fingerprint = auditor.fingerprint(token.accessToken)))
-    return fingerprint
-  }
-
   function auditRecord(request: FastifyRequest, status: number, code: string | null, elapsedMs: number): AuditRecord {
     const params = request.params as Record<string, string | undefined>
     const issued = request.issued
@@ -85,7 +77,7 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
       status,
       code,
       cache: issued?.cache ?? null,
-      tokenFingerprint: issued ? fingerprintOf(issued.token) : null,
+      tokenFingerprint: issued?.token.fingerprint ?? null,
       tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
       armRequestId: issued?.token.armRequestId ?? null,
       durationMs: Math.round(elapsedMs * 100) / 100,
