@@ -386,10 +386,15 @@ function newestMtime(dir: string): number {
   return newest
 }
 
-/** `node dist/server.js` when dist/ is fresh or can be built; `node --import tsx src/server.ts` otherwise. */
-async function serverCommand(): Promise<{ args: string[]; runner: string }> {
-  const dist = join(ROOT, 'dist/server.js')
-  const fresh = () => existsSync(dist) && statSync(dist).mtimeMs >= newestMtime(join(ROOT, 'src'))
+/**
+ * What is timed: `node dist/server.bundle.js` (what `npm start` and the image run) and, for comparison,
+ * the unbundled tsc output `node dist/server.js`; both are built first when older than src/. If the
+ * build fails, `node --import tsx src/server.ts` is timed instead.
+ */
+async function serverCommands(): Promise<Array<{ args: string[]; runner: string }>> {
+  const entries = ['dist/server.bundle.js', 'dist/server.js'].map((entry) => join(ROOT, entry))
+  const newestSource = newestMtime(join(ROOT, 'src'))
+  const fresh = () => entries.every((entry) => existsSync(entry) && statSync(entry).mtimeMs >= newestSource)
   if (!fresh()) {
     log('dist/ is older than src/: npm run build')
     try {
@@ -398,9 +403,8 @@ async function serverCommand(): Promise<{ args: string[]; runner: string }> {
       log(`build failed, timing src/server.ts through tsx instead: ${(error as Error).message.split('\n')[0]}`)
     }
   }
-  return existsSync(dist) && fresh()
-    ? { args: [dist], runner: 'node dist/server.js' }
-    : { args: ['--import', 'tsx', join(ROOT, 'src/server.ts')], runner: 'node --import tsx src/server.ts' }
+  if (!fresh()) return [{ args: ['--import', 'tsx', join(ROOT, 'src/server.ts')], runner: 'node --import tsx src/server.ts' }]
+  return entries.map((entry) => ({ args: [entry], runner: `node ${entry.slice(ROOT.length)}` }))
 }
 
 function freePort(): Promise<number> {
@@ -445,7 +449,7 @@ async function coldStartOnce(command: string[], env: Record<string, string>): Pr
 }
 
 async function coldStart(emulator: Emulator) {
-  const { args, runner } = await serverCommand()
+  const commands = await serverCommands()
   const policyFile = join(WORK, 'policy.json')
   writeFileSync(policyFile, JSON.stringify(benchPolicy()))
   const account = emulator.accounts[0] as Emulator['accounts'][number]
@@ -467,16 +471,24 @@ async function coldStart(emulator: Emulator) {
     IDENTITY_HEADER: emulator.identityHeader,
     SHUTDOWN_DELAY_MS: '0'
   }
-  const docsOn: number[] = []
-  const docsOff: number[] = []
-  await coldStartOnce(args, env) // warms the OS file cache; not counted
+  const variants = commands.flatMap(({ args, runner }, i) => [
+    { runner, docs: true, args, runs: [] as number[] },
+    // DOCS_ENABLED=false, as in the production overlay, for the entry that ships.
+    ...(i === 0 ? [{ runner, docs: false, args, runs: [] as number[] }] : [])
+  ])
+  for (const { args } of commands) await coldStartOnce(args, env) // warms the OS file cache; not counted
   for (let i = 0; i < P.coldRuns; i++) {
-    docsOn.push(await coldStartOnce(args, env))
-    docsOff.push(await coldStartOnce(args, { ...env, DOCS_ENABLED: 'false' }))
+    for (const variant of variants) variant.runs.push(await coldStartOnce(variant.args, variant.docs ? env : { ...env, DOCS_ENABLED: 'false' }))
   }
-  log(`cold start (${runner}): median ${median(docsOn).toFixed(0)} ms`)
-  const r = (list: number[]) => ({ medianMs: round(median(list), 0), maxMs: round(Math.max(...list), 0), runs: list.map((x) => round(x, 0)) })
-  return { runner, docsEnabled: r(docsOn), docsDisabled: r(docsOff) }
+  const summary = variants.map(({ runner, docs, runs }) => ({
+    runner,
+    docsEnabled: docs,
+    medianMs: round(median(runs), 0),
+    maxMs: round(Math.max(...runs), 0),
+    runs: runs.map((x) => round(x, 0))
+  }))
+  log(`cold start (${summary[0]?.runner}): median ${summary[0]?.medianMs} ms`)
+  return summary
 }
 
 // ---------------------------------------------------------------- main
@@ -547,7 +559,8 @@ function targets(r: Results) {
   for (const size of r.memory?.sizes ?? []) {
     list.push({ target: `overhead ≤ 400 B per cached token, ${size.held} tokens`, measured: `${size.overheadPerTokenBytes} B`, met: size.overheadPerTokenBytes <= 400 })
   }
-  if (r.coldStart) list.push({ target: 'cold start to ready < 500 ms', measured: `${r.coldStart.docsEnabled.medianMs} ms`, met: r.coldStart.docsEnabled.medianMs < 500 })
+  const shipped = (r.coldStart ?? [])[0]
+  if (shipped) list.push({ target: `cold start to ready < 500 ms (${shipped.runner}, docs on)`, measured: `${shipped.medianMs} ms`, met: shipped.medianMs < 500 })
   return list
 }
 
@@ -584,10 +597,8 @@ function table(r: Results): string {
       `+${x.heapDeltaMiB} MiB heap, ${x.heapPerTokenBytes} B/token, overhead ${x.overheadPerTokenBytes} B/token`
     ])
   }
-  if (r.coldStart) {
-    const x = r.coldStart
-    rows.push(['5. cold start', `${x.runner}, docs on`, `median ${x.docsEnabled.medianMs} ms`, `max ${x.docsEnabled.maxMs} ms`])
-    rows.push(['5. cold start', `${x.runner}, DOCS_ENABLED=false`, `median ${x.docsDisabled.medianMs} ms`, `max ${x.docsDisabled.maxMs} ms`])
+  for (const x of r.coldStart ?? []) {
+    rows.push(['5. cold start', `${x.runner}, ${x.docsEnabled ? 'docs on' : 'DOCS_ENABLED=false'}`, `median ${x.medianMs} ms`, `max ${x.maxMs} ms`])
   }
   out.push('| Part | Measure | Result | Detail |', '| --- | --- | --- | --- |', ...rows.map((row) => `| ${row.join(' | ')} |`))
   out.push('', '| Target | Measured | Met |', '| --- | --- | --- |')

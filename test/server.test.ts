@@ -1,25 +1,14 @@
 // The real entry point in a child process: boot-time validation and graceful shutdown on SIGTERM.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import t from 'tap'
 import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator } from '../src/emulator/emulator.js'
 import { TEST_ENV } from './helper.js'
+import { listeningUrl, startServerProcess } from './support/server-process.js'
 import { callerToken } from './support/tokens.js'
 
 function startServer(env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    // The child is not measured: merging tsx-compiled coverage with tap's own would corrupt the report.
-    env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-  return { child, exited, output: () => ({ stdout, stderr }) }
+  return startServerProcess(['--import', 'tsx', 'src/server.ts'], env)
 }
 
 t.test('a missing or invalid variable stops the broker, naming the variable', async (t) => {
@@ -122,16 +111,6 @@ t.test('SIGHUP reloads the policy; an invalid policy is rejected and the old one
   server.child.kill('SIGTERM')
   t.same((await server.exited)[0], 0)
 })
-
-async function listeningUrl(server: ReturnType<typeof startServer>): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    server.child.stdout.on('data', () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output().stdout)
-      if (match?.[1]) resolve(match[1])
-    })
-    server.exited.then(() => reject(new Error(server.output().stderr)), reject)
-  })
-}
 
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25))

@@ -1,0 +1,29 @@
+// npm run build runs this after tsc: the broker and its dependencies as one ES module file.
+// Node then reads one file instead of resolving some 1,700 modules, which halves the time to ready
+// (measured by npm run bench, part 5). Usage: tsx scripts/bundle.ts [outfile], default dist/server.bundle.js.
+import { build } from 'esbuild'
+
+const outfile = process.argv[2] ?? 'dist/server.bundle.js'
+
+await build({
+  entryPoints: ['src/server.ts'],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20.19',
+  // Swagger UI serves its static files from its own package folder, so it stays a normal import.
+  external: ['@fastify/swagger-ui'],
+  // CommonJS dependencies inside an ES module still call require() and read __dirname (ioredis does, on errors).
+  banner: {
+    js: [
+      "import { createRequire as __bundleRequire } from 'node:module'",
+      "import { dirname as __bundleDirname } from 'node:path'",
+      "import { fileURLToPath as __bundleFileURLToPath } from 'node:url'",
+      'const require = __bundleRequire(import.meta.url)',
+      'const __filename = __bundleFileURLToPath(import.meta.url)',
+      'const __dirname = __bundleDirname(__filename)'
+    ].join(';')
+  },
+  logLevel: 'warning'
+})
