@@ -77,7 +77,7 @@ for (let start = 0; start < count; start += BATCH) {
   for (let i = start; i < Math.min(count, start + BATCH); i++) {
     const videoId = i.toString(16).padStart(10, '0')
     batch.push(
-      cache.get(`${ACCOUNT}/video/${videoId}`, async () => {
+      cache.get(`video/${videoId}`, async () => {
         const accessToken = (JSON.parse(armBody(videoId)) as { accessToken: string }).accessToken
         tokenChars += accessToken.length
         // As read from the x-ms-request-id header: a flat string (randomUUID() alone returns a ~500-byte rope).

@@ -148,7 +148,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       })
     : undefined
   const mint: TokenRoutesOptions['mint'] = sharedCache
-    ? (key, request) => sharedCache.mintOnce(key, () => arm.mint(request))
+    ? // Brokers of other accounts may share the Redis: its keys name the account.
+      (key, request) => sharedCache.mintOnce(`${config.account.name}/${key}`, () => arm.mint(request))
     : (_key, request) => arm.mint(request)
 
   const scrape = async () => {

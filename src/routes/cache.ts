@@ -24,10 +24,10 @@ function evictSchema(summary: string, params?: TSchema) {
 /** Operators who must stop handing out a token evict it; the next request mints a new one. Admin callers only. */
 export default async function cacheRoutes(
   parent: FastifyInstance,
-  options: { accountName: string; policy: () => Policy; tokenCache: TokenCache }
+  options: { policy: () => Policy; tokenCache: TokenCache }
 ) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { accountName, policy, tokenCache } = options
+  const { policy, tokenCache } = options
   const evict = (request: FastifyRequest, key: string | undefined) => {
     if (!policy().isAdmin(request.caller as string)) throw brokerError('ADMIN_REQUIRED')
     return { evicted: tokenCache.evict(key) }
@@ -35,16 +35,16 @@ export default async function cacheRoutes(
 
   app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) => evict(request, undefined))
   app.delete('/cache/account', { config: { scope: 'account' }, schema: evictSchema('Evict the cached Account token') }, async (request) =>
-    evict(request, `${accountName}/account/`)
+    evict(request, 'account/')
   )
   app.delete(
     '/cache/project/:projectId',
     { config: { scope: 'project' }, schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam })) },
-    async (request) => evict(request, `${accountName}/project/${(request.params as { projectId: string }).projectId}`)
+    async (request) => evict(request, `project/${(request.params as { projectId: string }).projectId}`)
   )
   app.delete(
     '/cache/video/:videoId',
     { config: { scope: 'video' }, schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam })) },
-    async (request) => evict(request, `${accountName}/video/${(request.params as { videoId: string }).videoId}`)
+    async (request) => evict(request, `video/${(request.params as { videoId: string }).videoId}`)
   )
 }

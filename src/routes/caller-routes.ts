@@ -87,7 +87,7 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
   }
 
   await app.register(tokenRoutes, { accountName, policy, tokenCache: options.tokenCache, mint: options.mint })
-  await app.register(cacheRoutes, { accountName, policy, tokenCache: options.tokenCache })
+  await app.register(cacheRoutes, { policy, tokenCache: options.tokenCache })
 }
 
 /** Caller-supplied text in an audit record is bounded, so no request can bloat the log. */

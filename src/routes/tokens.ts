@@ -46,7 +46,8 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
 
   async function issue(request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
     if (!policy().isAllowed(request.caller as string, scope, id)) throw brokerError('POLICY_DENIED')
-    const key = `${accountName}/${scope}/${id ?? ''}`
+    // The broker serves one account, so the cache key leaves it out: a shorter key in every cache entry.
+    const key = `${scope}/${id ?? ''}`
     const result = await tokenCache.get(key, () => mint(key, { scope, id }))
     request.issued = result
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
