@@ -473,7 +473,7 @@ async function coldStart(emulator: Emulator) {
   }
   const variants = commands.flatMap(({ args, runner }, i) => [
     { runner, docs: true, args, runs: [] as number[] },
-    // DOCS_ENABLED=false, as in the production overlay, for the entry that ships.
+    // DOCS_ENABLED=false, as in the Kubernetes manifests, for the entry that ships.
     ...(i === 0 ? [{ runner, docs: false, args, runs: [] as number[] }] : [])
   ])
   for (const { args } of commands) await coldStartOnce(args, env) // warms the OS file cache; not counted
