@@ -5,6 +5,7 @@ import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, get as httpGet, request as httpRequest } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -204,6 +205,41 @@ async function hotPath(auth: 'hs256' | 'jwks') {
 
 // ---------------------------------------------------------------- 2. miss path
 
+/**
+ * The upstream alone: generateRestrictedViewerAccessToken called from this process (the same client,
+ * over the same loopback, as the broker requests), with a plain keep-alive HTTPS client and a
+ * managed-identity token fetched once. Its latency is what a miss costs without the broker.
+ */
+async function directArmClient(target: { url: string; caCertPem: string; identityEndpoint: string; identityHeader: string }) {
+  const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: target.caCertPem })
+  const identity = await fetch(`${target.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, {
+    headers: { 'x-identity-header': target.identityHeader }
+  })
+  const bearer = ((await identity.json()) as { access_token: string }).access_token
+  const post = (body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const request = httpsRequest(
+        target.url,
+        { method: 'POST', agent, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (response) => {
+          response.resume()
+          response.on('end', () => resolve(response.statusCode ?? 0))
+        }
+      )
+      request.on('error', reject)
+      request.end(body)
+    })
+  return {
+    async call(id: string): Promise<number> {
+      const started = performance.now()
+      const status = await post(JSON.stringify({ scope: 'Video', videoId: id }))
+      if (status !== 200) throw new Error(`direct ARM call answered ${status}`)
+      return performance.now() - started
+    },
+    close: () => agent.destroy()
+  }
+}
+
 async function missPath() {
   const logFile = join(WORK, 'miss.log')
   const broker = await startServer({ role: 'broker', auth: 'jwks', logFile })
@@ -216,11 +252,14 @@ async function missPath() {
     return elapsed
   }
   const freshId = () => randomUUID().replaceAll('-', '').slice(0, 20)
+  let directClient: Awaited<ReturnType<typeof directArmClient>> | undefined
   try {
     await broker.call('fault', { fault: { latencyMs: ARM_LATENCY_MS } })
     // Warm-up (the first miss fetches the managed-identity token and opens the TLS connection).
     for (let i = 0; i < 5; i++) await brokerMiss(freshId())
-    await broker.call('direct-arm', { ids: [freshId(), freshId(), freshId()] })
+    directClient = await directArmClient(await broker.call('arm-target'))
+    const client = directClient
+    for (let i = 0; i < 3; i++) await client.call(freshId())
     const brokerSamples: number[] = []
     const directSamples: number[] = []
     for (let b = 0; b < P.missBatches; b++) {
@@ -228,7 +267,9 @@ async function missPath() {
       await broker.call('reset')
       await broker.call('fault', { fault: { latencyMs: ARM_LATENCY_MS } })
       const ids = Array.from({ length: P.missBatch }, freshId)
-      const runDirect = async () => directSamples.push(...(await broker.call<number[]>('direct-arm', { ids: ids.map(() => freshId()) })))
+      const runDirect = async () => {
+        for (const id of ids.map(() => freshId())) directSamples.push(await client.call(id))
+      }
       const runBroker = async () => {
         for (const id of ids) brokerSamples.push(await brokerMiss(id))
       }
@@ -250,6 +291,7 @@ async function missPath() {
       auditMisses: audit.miss
     }
   } finally {
+    directClient?.close()
     await broker.close()
   }
 }

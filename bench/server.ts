@@ -1,12 +1,11 @@
 // A child process of bench/run.ts: one server under test, on a loopback port, driven over IPC.
 //   broker   : the real broker (buildApp) wired to an in-process emulator (ARM, managed identity, JWKS),
-//              audit log through pino.destination to a real file; optional fake clock.
+//              audit log through the production log sink to a real file; optional fake clock.
 //   bare     : baseline (a), a bare Fastify route answering the same JSON.
 //   bare-jwt : baseline (b), the same plus @fastify/jwt verifying the same JWT (same algorithm and key,
 //              verified-token cache on).
 import { createPublicKey } from 'node:crypto'
 import { openSync } from 'node:fs'
-import { Agent, request as httpsRequest } from 'node:https'
 import { ManagedIdentityCredential } from '@azure/identity'
 import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -112,56 +111,20 @@ async function startBroker(): Promise<void> {
   handlers.reset = async () => emulator.reset()
   handlers.fault = async (message) => emulator.setFault('arm', (message.fault as Fault | null) ?? null)
   handlers['start-clock'] = async (message) => clock.start(message.speedup as number)
-  handlers['direct-arm'] = directArm(emulator)
+  handlers['arm-target'] = async () => armTarget(emulator)
   send({ type: 'ready', url, jwksUri: emulator.jwksUri, callerTokens })
 }
 
-/**
- * The upstream alone: generateRestrictedViewerAccessToken called with a plain keep-alive HTTPS client,
- * from this process (where the broker's own ARM client runs), with a managed-identity token fetched once.
- * Its latency is what the broker cannot avoid on a miss.
- */
-function directArm(emulator: Emulator) {
+/** What a client needs to call the emulated ARM itself: the bench's direct-call baseline for the miss path. */
+function armTarget(emulator: Emulator) {
   const account = emulator.accounts[0] as Emulator['accounts'][number]
-  const agent = new Agent({ keepAlive: true, ca: emulator.caCertPem })
-  const url = new URL(
-    `${emulator.armEndpoint}/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}` +
-      `/providers/Microsoft.VideoIndexer/accounts/${account.accountName}/generateRestrictedViewerAccessToken?api-version=2024-01-01`
-  )
-  let bearer: string | undefined
-  const post = (body: string) =>
-    new Promise<number>((resolve, reject) => {
-      const request = httpsRequest(
-        url,
-        {
-          method: 'POST',
-          agent,
-          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
-        },
-        (response) => {
-          response.resume()
-          response.on('end', () => resolve(response.statusCode ?? 0))
-        }
-      )
-      request.on('error', reject)
-      request.end(body)
-    })
-  return async (message: Message) => {
-    if (bearer === undefined) {
-      const response = await fetch(`${emulator.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, {
-        headers: { 'x-identity-header': emulator.identityHeader }
-      })
-      bearer = ((await response.json()) as { access_token: string }).access_token
-    }
-    const ids = message.ids as string[]
-    const latencies: number[] = []
-    for (const id of ids) {
-      const started = performance.now()
-      const status = await post(JSON.stringify({ scope: 'Video', videoId: id }))
-      latencies.push(performance.now() - started)
-      if (status !== 200) throw new Error(`direct ARM call answered ${status}`)
-    }
-    return latencies
+  return {
+    url:
+      `${emulator.armEndpoint}/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}` +
+      `/providers/Microsoft.VideoIndexer/accounts/${account.accountName}/generateRestrictedViewerAccessToken?api-version=2024-01-01`,
+    caCertPem: emulator.caCertPem,
+    identityEndpoint: emulator.identityEndpoint,
+    identityHeader: emulator.identityHeader
   }
 }
 
