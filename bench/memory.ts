@@ -4,7 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createAuditor } from '../src/audit.js'
 import { AUDIT_HMAC_KEY } from './common.js'
-import { createTokenCache } from '../src/token-cache.js'
+import { createTokenCache, tokenCacheKey } from '../src/token-cache.js'
 
 const count = Number(process.argv[2])
 const maxEntries = Number(process.argv[3] ?? count)
@@ -77,7 +77,7 @@ for (let start = 0; start < count; start += BATCH) {
   for (let i = start; i < Math.min(count, start + BATCH); i++) {
     const videoId = i.toString(16).padStart(10, '0')
     batch.push(
-      cache.get(`video/${videoId}`, async () => {
+      cache.get(tokenCacheKey('video', videoId), async () => {
         const accessToken = (JSON.parse(armBody(videoId)) as { accessToken: string }).accessToken
         tokenChars += accessToken.length
         // As read from the x-ms-request-id header: a flat string (randomUUID() alone returns a ~500-byte rope).

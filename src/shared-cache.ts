@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
-import { decodeJwt } from 'jose'
 import type { Logger } from 'pino'
 import type { MintedToken } from './arm.js'
 import { createCircuitBreaker } from './circuit-breaker.js'
 import type { Clock } from './clock.js'
 import type { Metrics } from './metrics.js'
+import { readExpiry } from './token-cache.js'
 import { open, seal, type Keyring } from './token-sealer.js'
 
 const POLL_MS = 25
@@ -80,13 +80,8 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
    * exp cannot be read is not shared (0): other replicas could not tell when it expires.
    */
   function freshFor(accessToken: string): number {
-    let exp: unknown
-    try {
-      exp = decodeJwt(accessToken).exp
-    } catch {
-      return 0
-    }
-    return typeof exp === 'number' ? exp * 1000 - options.minRemainingSeconds * 1000 - clock.now() : 0
+    const expiresAt = readExpiry(accessToken)
+    return expiresAt === undefined ? 0 : expiresAt - options.minRemainingSeconds * 1000 - clock.now()
   }
 
   async function write(key: string, token: MintedToken): Promise<void> {

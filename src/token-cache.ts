@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache'
 import type { MintedToken } from './arm.js'
 import type { Clock } from './clock.js'
 import { brokerError } from './errors.js'
+import type { Scope } from './scope.js'
 
 /** How a request was served: from cache, by a fresh mint, by joining a mint in flight, or from cache while refreshing. */
 export type CacheOutcome = 'hit' | 'miss' | 'coalesced' | 'refresh'
@@ -38,6 +39,11 @@ export interface TokenCacheOptions {
   fingerprint(accessToken: string): string
   /** Jitter source for the refresh backoff; injectable for tests. */
   random?: () => number
+}
+
+/** The cache key of a scope's token. The broker serves one account, so the key leaves it out. */
+export function tokenCacheKey(scope: Scope, id: string | undefined): string {
+  return `${scope}/${id ?? ''}`
 }
 
 const ASSUMED_LIFETIME_MS = 3600_000
@@ -134,7 +140,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
 }
 
 /** The token's exp claim in epoch ms, or undefined when it cannot be read. */
-function readExpiry(accessToken: string): number | undefined {
+export function readExpiry(accessToken: string): number | undefined {
   try {
     const { exp } = decodeJwt(accessToken)
     return typeof exp === 'number' ? exp * 1000 : undefined

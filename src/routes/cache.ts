@@ -4,7 +4,7 @@ import { Type, type TSchema } from 'typebox'
 import { brokerError } from '../errors.js'
 import type { Policy } from '../policy.js'
 import { BEARER_SECURITY, errorResponse, IdParam, INVALID_ID_RESPONSE, UNAUTHENTICATED_RESPONSE } from '../schemas.js'
-import type { TokenCache } from '../token-cache.js'
+import { tokenCacheKey, type TokenCache } from '../token-cache.js'
 
 const EVICT_RESPONSES = {
   200: Type.Object({ evicted: Type.Integer({ description: 'How many cached tokens were dropped' }) }, { description: 'Evicted' }),
@@ -35,16 +35,16 @@ export default async function cacheRoutes(
 
   app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) => evict(request, undefined))
   app.delete('/cache/account', { config: { scope: 'account' }, schema: evictSchema('Evict the cached Account token') }, async (request) =>
-    evict(request, 'account/')
+    evict(request, tokenCacheKey('account', undefined))
   )
   app.delete(
     '/cache/project/:projectId',
     { config: { scope: 'project' }, schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam })) },
-    async (request) => evict(request, `project/${(request.params as { projectId: string }).projectId}`)
+    async (request) => evict(request, tokenCacheKey('project', (request.params as { projectId: string }).projectId))
   )
   app.delete(
     '/cache/video/:videoId',
     { config: { scope: 'video' }, schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam })) },
-    async (request) => evict(request, `video/${(request.params as { videoId: string }).videoId}`)
+    async (request) => evict(request, tokenCacheKey('video', (request.params as { videoId: string }).videoId))
   )
 }

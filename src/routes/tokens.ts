@@ -14,7 +14,7 @@ import {
   UNAUTHENTICATED_RESPONSE
 } from '../schemas.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
-import type { TokenCache } from '../token-cache.js'
+import { tokenCacheKey, type TokenCache } from '../token-cache.js'
 
 export interface TokenRoutesOptions {
   accountName: string
@@ -46,8 +46,7 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
 
   async function issue(request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
     if (!policy().isAllowed(request.caller as string, scope, id)) throw brokerError('POLICY_DENIED')
-    // The broker serves one account, so the cache key leaves it out: a shorter key in every cache entry.
-    const key = `${scope}/${id ?? ''}`
+    const key = tokenCacheKey(scope, id)
     const result = await tokenCache.get(key, () => mint(key, { scope, id }))
     request.issued = result
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
