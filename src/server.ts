@@ -9,6 +9,7 @@ import { createCredential } from './credential.js'
 import { loadPolicyFile, PolicyError } from './policy.js'
 import { createRedisClient } from './redis-client.js'
 import { createLogSink } from './log-sink.js'
+import { loggerOptions } from './logger.js'
 
 // The only module that reads process.env.
 async function main(): Promise<void> {
@@ -28,7 +29,10 @@ async function main(): Promise<void> {
   const logStream = createLogSink(1)
   process.on('exit', () => logStream.flushSync())
   const credential = createCredential(config.identity)
-  const redis = config.redis ? await createRedisClient(config.redis, credential, pino(logStream)) : undefined
+  // Its logger is configured like the app's (LOG_LEVEL, redaction); the app is built after Redis connects.
+  const redis = config.redis
+    ? await createRedisClient(config.redis, credential, pino(loggerOptions(config.logLevel), logStream).child({ component: 'redis' }))
+    : undefined
   const app = await buildApp({
     config,
     policy,
