@@ -3,9 +3,11 @@
 // Options: --smoke, --out=<file>, --parts=hot,miss,upstream,memory,cold
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, get as httpGet, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { createServer } from 'node:net'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -449,17 +451,12 @@ async function serverCommands(): Promise<Array<{ args: string[]; runner: string 
   return entries.map((entry) => ({ args: [entry], runner: `node ${entry.slice(ROOT.length)}` }))
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    import('node:net').then(({ createServer }) => {
-      const server = createServer()
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number }
-        server.close(() => resolve(port))
-      })
-      server.on('error', reject)
-    }, reject)
-  })
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 function readyz(port: number): Promise<number> {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator } from '../src/emulator/emulator.js'
+import { waitForReady } from './wait-for-ready.js'
 
 const SAMPLE_CALLERS = ['portal-bff', 'admin-bff', 'unlisted-bff']
 const port = Number(process.env.PORT ?? 8080)
@@ -45,7 +46,7 @@ broker.once('exit', (code) => {
   void shutdown(code ?? 1)
 })
 
-await waitForReady(`${brokerUrl}/readyz`)
+await waitForReady(`${brokerUrl}/readyz`, 30_000)
 const curls = await Promise.all(
   SAMPLE_CALLERS.map(async (caller) => {
     const token = await emulator.mintCallerToken(caller)
@@ -64,15 +65,3 @@ process.stdout.write(
     ''
   ].join('\n') + '\n'
 )
-
-async function waitForReady(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`the broker did not become ready at ${url}`)
-}

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { brokerEnvironment } from '../src/emulator/broker-environment.js'
 import { startEmulator, type Fault } from '../src/emulator/emulator.js'
+import { waitForReady } from './wait-for-ready.js'
 import { zipfSampler } from './zipf.js'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60)
@@ -59,7 +60,7 @@ const broker = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
   }
 })
 const baseUrl = `http://127.0.0.1:${port}`
-await waitForReady()
+await waitForReady(`${baseUrl}/readyz`, 20_000)
 const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${broker.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 const rssStart = rss()
 const tokens = Object.fromEntries(await Promise.all(CALLERS.map(async (c) => [c, await emulator.mintCallerToken(c)] as const)))
@@ -119,15 +120,3 @@ const rows: Array<[string, string]> = [
 const width = Math.max(...rows.map(([k]) => k.length))
 process.stdout.write(`\nvi-token-broker soak\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`)
 process.exit(underLifetime === 0 ? 0 : 1)
-
-async function waitForReady(): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${baseUrl}/readyz`)).ok) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error('the broker did not become ready')
-}

@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { createPolicy } from '../src/policy.js'
 import { createPolicyStore, type ReloadResult } from '../src/policy-store.js'
 import { LogCapture } from './support/log-capture.js'
+import { until } from './support/until.js'
 
 const allowVideo = (caller: string) => JSON.stringify({ callers: { [caller]: { allow: [{ scope: 'video' }] } } })
 
@@ -19,10 +20,6 @@ function setup(t: Test, file: string, initialCaller = 'first-bff') {
   })
   t.teardown(() => store.close())
   return { store, logs, results }
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25))
 }
 
 t.test('reload applies a valid policy, skips an unchanged one, and rejects an invalid one keeping the old', async (t) => {

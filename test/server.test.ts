@@ -6,6 +6,7 @@ import { startEmulator } from '../src/emulator/emulator.js'
 import { TEST_ENV } from './helper.js'
 import { listeningUrl, startServerProcess } from './support/server-process.js'
 import { callerToken } from './support/tokens.js'
+import { until } from './support/until.js'
 
 function startServer(env: Record<string, string | undefined>) {
   return startServerProcess(['--import', 'tsx', 'src/server.ts'], env)
@@ -111,7 +112,3 @@ t.test('SIGHUP reloads the policy; an invalid policy is rejected and the old one
   server.child.kill('SIGTERM')
   t.same((await server.exited)[0], 0)
 })
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25))
-}
