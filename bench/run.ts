@@ -492,6 +492,8 @@ async function coldStart(emulator: Emulator) {
   const policyFile = join(WORK, 'policy.json')
   writeFileSync(policyFile, JSON.stringify(benchPolicy()))
   const account = emulator.accounts[0] as Emulator['accounts'][number]
+  // Not brokerEnvironment(): its NODE_EXTRA_CA_CERTS makes Node load a CA file at start (about 40 ms
+  // here), which a broker on AKS, talking to the real ARM, does not do; ready needs no ARM call.
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     ...NO_PROXY_ENV,
