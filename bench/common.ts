@@ -9,8 +9,11 @@ export const CALLER_COUNT = 20
 
 export const callerName = (index: number) => `bench-caller-${String(index + 1).padStart(2, '0')}`
 
-/** 20 callers allowed any video, with a limit far above anything the bench sends (the default, 600/min, would cap it). */
-export function benchPolicy() {
+/**
+ * 20 callers allowed any video, with a limit far above anything the bench sends
+ * (the default, 600/min, would cap it).
+ */
+export function benchPolicy () {
   const callers: Record<string, unknown> = {}
   for (let i = 0; i < CALLER_COUNT; i++) {
     callers[callerName(i)] = { allow: [{ scope: 'video' }], rateLimit: { max: 1_000_000, timeWindow: 1000 } }
@@ -19,9 +22,17 @@ export function benchPolicy() {
 }
 
 /** An HS256 caller JWT with the same claims as the emulator's RS256 ones. */
-export async function hs256CallerToken(caller: string, lifetimeSeconds = 3600): Promise<string> {
+export async function hs256CallerToken (caller: string, lifetimeSeconds = 3600): Promise<string> {
   const iat = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub: caller, azp: caller, iat, nbf: iat, exp: iat + lifetimeSeconds })
+  return new SignJWT({
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: caller,
+    azp: caller,
+    iat,
+    nbf: iat,
+    exp: iat + lifetimeSeconds
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .sign(new TextEncoder().encode(HS256_SECRET))
 }
@@ -31,16 +42,16 @@ export async function hs256CallerToken(caller: string, lifetimeSeconds = 3600): 
  * Based on performance.timeOrigin + performance.now(), so another process can compute the same
  * fake time from the same (realStart, fakeStart, speedup).
  */
-export function createFakeClock() {
+export function createFakeClock () {
   let realStart = 0
   let fakeStart = 0
   let speedup = 1
   const realNow = () => performance.timeOrigin + performance.now()
   return {
-    now(): number {
+    now (): number {
       return speedup === 1 ? realNow() : fakeStart + (realNow() - realStart) * speedup
     },
-    start(factor: number) {
+    start (factor: number) {
       realStart = realNow()
       fakeStart = realStart
       speedup = factor
@@ -49,7 +60,10 @@ export function createFakeClock() {
   }
 }
 
-export function fakeTimeAt(realEpochMs: number, clock: { realStart: number; fakeStart: number; speedup: number }): number {
+export function fakeTimeAt (
+  realEpochMs: number,
+  clock: { realStart: number; fakeStart: number; speedup: number }
+): number {
   return clock.fakeStart + (realEpochMs - clock.realStart) * clock.speedup
 }
 
@@ -78,14 +92,14 @@ export interface Percentiles {
   n: number
 }
 
-export function percentiles(samples: number[]): Percentiles {
+export function percentiles (samples: number[]): Percentiles {
   const sorted = [...samples].sort((a, b) => a - b)
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number
   const mean = sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length)
   return { p50: at(0.5), p99: at(0.99), mean, n: sorted.length }
 }
 
-export function median(values: number[]): number {
+export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2

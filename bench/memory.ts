@@ -14,7 +14,9 @@ if (!gc) throw new Error('run with --expose-gc')
 const ACCOUNT = 'contosto-azurevideoindexer'
 const now = Date.now()
 const b64 = (text: string) => Buffer.from(text).toString('base64url')
-const header = b64(JSON.stringify({ alg: 'RS256', kid: randomBytes(32).toString('base64url').slice(0, 43), typ: 'JWT' }))
+const header = b64(
+  JSON.stringify({ alg: 'RS256', kid: randomBytes(32).toString('base64url').slice(0, 43), typ: 'JWT' })
+)
 const keyVersion = randomUUID().replaceAll('-', '')
 const tenantId = randomUUID()
 
@@ -23,7 +25,7 @@ const tenantId = randomUUID()
  * token, RS256-sized signature): about 1,290 characters. The token reaches the cache through JSON.parse,
  * as in src/arm.ts, so it is a flat string of its own, like in production.
  */
-function armBody(videoId: string): string {
+function armBody (videoId: string): string {
   const iat = Math.floor(now / 1000)
   const payload = b64(
     JSON.stringify({
@@ -51,7 +53,7 @@ function armBody(videoId: string): string {
   return JSON.stringify({ accessToken: `${header}.${payload}.${randomBytes(256).toString('base64url')}` })
 }
 
-function snapshot() {
+function snapshot () {
   gc!()
   gc!()
   const usage = process.memoryUsage()
@@ -59,7 +61,7 @@ function snapshot() {
 }
 
 // The broker's own fingerprint function: each cached token keeps its fingerprint, which counts as overhead.
-const auditor = createAuditor({ stream: { write() {} }, hmacKey: AUDIT_HMAC_KEY })
+const auditor = createAuditor({ stream: { write () {} }, hmacKey: AUDIT_HMAC_KEY })
 // Measured before the cache exists: the LRU's preallocated slots count as overhead.
 const before = snapshot()
 const cache = createTokenCache({

@@ -14,21 +14,65 @@ import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { startEmulator, type Emulator } from '../src/emulator/emulator.js'
-import { AUDIT_HMAC_KEY, benchPolicy, fakeTimeAt, median, percentiles, type Percentiles, type ServerArgs } from './common.js'
+import {
+  AUDIT_HMAC_KEY,
+  benchPolicy,
+  fakeTimeAt,
+  median,
+  percentiles,
+  type Percentiles,
+  type ServerArgs
+} from './common.js'
 import { zipfSampler } from '../scripts/zipf.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const argv = process.argv.slice(2)
 const SMOKE = argv.includes('--smoke')
-const OUT = argv.find((a) => a.startsWith('--out='))?.slice(6) ?? (SMOKE ? join(tmpdir(), 'vi-token-broker-bench-smoke.json') : join(ROOT, 'bench/results.json'))
-const PARTS = new Set((argv.find((a) => a.startsWith('--parts='))?.slice(8) ?? 'hot,miss,upstream,memory,cold').split(','))
+const OUT =
+  argv.find((a) => a.startsWith('--out='))?.slice(6) ??
+  (SMOKE ? join(tmpdir(), 'vi-token-broker-bench-smoke.json') : join(ROOT, 'bench/results.json'))
+const PARTS = new Set(
+  (argv.find((a) => a.startsWith('--parts='))?.slice(8) ?? 'hot,miss,upstream,memory,cold').split(',')
+)
 const WORK = mkdtempSync(join(tmpdir(), 'vi-bench-'))
-const NO_PROXY_ENV = { HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '', NO_PROXY: '127.0.0.1,localhost' }
+const NO_PROXY_ENV = {
+  HTTP_PROXY: '',
+  HTTPS_PROXY: '',
+  http_proxy: '',
+  https_proxy: '',
+  NO_PROXY: '127.0.0.1,localhost'
+}
 
 /** Every duration of the run, bounded; the smoke is a few seconds per part. */
 const P = SMOKE
-  ? { connections: 10, warmupS: 0.5, durationS: 1, rounds: 1, missBatches: 2, missBatch: 5, dayRealS: 4, simRate: 0.05, variants: [900], sizes: [10_000], bound: [20_000, 2_000], coldRuns: 1 }
-  : { connections: 10, warmupS: 2, durationS: 4, rounds: 3, missBatches: 10, missBatch: 20, dayRealS: 30, simRate: 0.25, variants: [900, 0], sizes: [10_000, 100_000, 1_000_000], bound: [100_000, 10_000], coldRuns: 5 }
+  ? {
+      connections: 10,
+      warmupS: 0.5,
+      durationS: 1,
+      rounds: 1,
+      missBatches: 2,
+      missBatch: 5,
+      dayRealS: 4,
+      simRate: 0.05,
+      variants: [900],
+      sizes: [10_000],
+      bound: [20_000, 2_000],
+      coldRuns: 1
+    }
+  : {
+      connections: 10,
+      warmupS: 2,
+      durationS: 4,
+      rounds: 3,
+      missBatches: 10,
+      missBatch: 20,
+      dayRealS: 30,
+      simRate: 0.25,
+      variants: [900, 0],
+      sizes: [10_000, 100_000, 1_000_000],
+      bound: [100_000, 10_000],
+      coldRuns: 5
+    }
 const ARM_LATENCY_MS = 50
 const DAY_S = 86_400
 const TOKEN_LIFETIME_S = 3600
@@ -45,16 +89,22 @@ interface Server {
   close(): Promise<void>
 }
 
-async function startServer(args: ServerArgs): Promise<Server> {
+async function startServer (args: ServerArgs): Promise<Server> {
   const child: ChildProcess = fork(join(ROOT, 'bench/server.ts'), [JSON.stringify(args)], {
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])
+    ],
     env: { ...process.env, ...NO_PROXY_ENV },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   let nextId = 1
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>()
   const ready = new Promise<{ url: string; jwksUri?: string; callerTokens?: string[] }>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`bench server (${args.role}) exited with ${code} before it was ready`)))
+    child.once('exit', (code) =>
+      reject(new Error(`bench server (${args.role}) exited with ${code} before it was ready`))
+    )
     child.on('message', (raw) => {
       const message = raw as { type?: string; id?: number; result?: unknown; error?: string; url?: string }
       if (message.type === 'ready') return resolve(message as { url: string })
@@ -76,7 +126,7 @@ async function startServer(args: ServerArgs): Promise<Server> {
     url: info.url,
     info,
     call,
-    async close() {
+    async close () {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       await call('close').catch(() => undefined)
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
@@ -89,14 +139,18 @@ async function startServer(args: ServerArgs): Promise<Server> {
 // ---------------------------------------------------------------- helpers
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 })
-function getJson(url: string, token?: string, agent: Agent = keepAlive): Promise<{ status: number; body: string }> {
+function getJson (url: string, token?: string, agent: Agent = keepAlive): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => (body += chunk))
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
-    })
+    const request = httpRequest(
+      url,
+      { agent, headers: token ? { authorization: `Bearer ${token}` } : {} },
+      (response) => {
+        let body = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => (body += chunk))
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
+      }
+    )
     request.on('error', reject)
     request.end()
   })
@@ -112,8 +166,14 @@ interface LoadResult {
   bytesPerResponse: number
 }
 
-async function load(url: string, token: string, durationS: number, connections = P.connections): Promise<LoadResult> {
-  const result = await autocannon({ url, connections, pipelining: 1, duration: durationS, headers: { authorization: `Bearer ${token}` } })
+async function load (url: string, token: string, durationS: number, connections = P.connections): Promise<LoadResult> {
+  const result = await autocannon({
+    url,
+    connections,
+    pipelining: 1,
+    duration: durationS,
+    headers: { authorization: `Bearer ${token}` }
+  })
   return {
     rps: result.requests.total / result.duration,
     p50: result.latency.p50,
@@ -126,12 +186,24 @@ async function load(url: string, token: string, durationS: number, connections =
 }
 
 /** Audit records in a broker log file, by cache outcome and status. */
-function auditCounts(file: string) {
-  const counts = { records: 0, hit: 0, miss: 0, refresh: 0, coalesced: 0, non200: 0, codes: {} as Record<string, number> }
+function auditCounts (file: string) {
+  const counts = {
+    records: 0,
+    hit: 0,
+    miss: 0,
+    refresh: 0,
+    coalesced: 0,
+    non200: 0,
+    codes: {} as Record<string, number>
+  }
   if (!existsSync(file)) return counts
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.includes('"audit":true')) continue
-    const record = JSON.parse(line) as { cache: 'hit' | 'miss' | 'refresh' | 'coalesced' | null; status: number; code: string | null }
+    const record = JSON.parse(line) as {
+      cache: 'hit' | 'miss' | 'refresh' | 'coalesced' | null
+      status: number
+      code: string | null
+    }
     counts.records++
     if (record.cache) counts[record.cache]++
     if (record.status !== 200) {
@@ -147,7 +219,7 @@ const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
 
 // ---------------------------------------------------------------- 1. hot path
 
-async function hotPath(auth: 'hs256' | 'jwks') {
+async function hotPath (auth: 'hs256' | 'jwks') {
   const logFile = join(WORK, `hot-${auth}.log`)
   const broker = await startServer({ role: 'broker', auth, logFile })
   const token = (broker.info.callerTokens as string[])[0] as string
@@ -156,7 +228,12 @@ async function hotPath(auth: 'hs256' | 'jwks') {
   if (first.status !== 200) throw new Error(`broker answered ${first.status}: ${first.body}`)
   const body = JSON.parse(first.body) as unknown
   const bare = await startServer({ role: 'bare', auth, body })
-  const bareJwt = await startServer({ role: 'bare-jwt', auth, body, ...(broker.info.jwksUri ? { jwksUri: broker.info.jwksUri } : {}) })
+  const bareJwt = await startServer({
+    role: 'bare-jwt',
+    auth,
+    body,
+    ...(broker.info.jwksUri ? { jwksUri: broker.info.jwksUri } : {})
+  })
   const targets = [
     { name: 'bare', url: `${bare.url}/tokens/video/07ec9e38d4` },
     { name: 'bare-jwt', url: `${bareJwt.url}/tokens/video/07ec9e38d4` },
@@ -171,7 +248,10 @@ async function hotPath(auth: 'hs256' | 'jwks') {
         const target = targets[(i + r) % targets.length] as (typeof targets)[number]
         const result = await load(target.url, token, P.durationS)
         runs[target.name]?.push(result)
-        log(`hot ${auth} round ${r + 1} ${target.name}: ${Math.round(result.rps)} req/s p50 ${result.p50} ms p99 ${result.p99} ms`)
+        log(
+          `hot ${auth} round ${r + 1} ${target.name}: ` +
+            `${Math.round(result.rps)} req/s p50 ${result.p50} ms p99 ${result.p99} ms`
+        )
       }
     }
     const summary = (name: string) => {
@@ -212,17 +292,33 @@ async function hotPath(auth: 'hs256' | 'jwks') {
  * over the same loopback, as the broker requests), with a plain keep-alive HTTPS client and a
  * managed-identity token fetched once. Its latency is what a miss costs without the broker.
  */
-async function directArmClient(target: { url: string; caCertPem: string; identityEndpoint: string; identityHeader: string }) {
+async function directArmClient (target: {
+  url: string
+  caCertPem: string
+  identityEndpoint: string
+  identityHeader: string
+}) {
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: target.caCertPem })
-  const identity = await fetch(`${target.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, {
-    headers: { 'x-identity-header': target.identityHeader }
-  })
+  const identity = await fetch(
+    `${target.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`,
+    {
+      headers: { 'x-identity-header': target.identityHeader }
+    }
+  )
   const bearer = ((await identity.json()) as { access_token: string }).access_token
   const post = (body: string) =>
     new Promise<number>((resolve, reject) => {
       const request = httpsRequest(
         target.url,
-        { method: 'POST', agent, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${bearer}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body)
+          }
+        },
         (response) => {
           response.resume()
           response.on('end', () => resolve(response.statusCode ?? 0))
@@ -232,7 +328,7 @@ async function directArmClient(target: { url: string; caCertPem: string; identit
       request.end(body)
     })
   return {
-    async call(id: string): Promise<number> {
+    async call (id: string): Promise<number> {
       const started = performance.now()
       const status = await post(JSON.stringify({ scope: 'Video', videoId: id }))
       if (status !== 200) throw new Error(`direct ARM call answered ${status}`)
@@ -242,7 +338,7 @@ async function directArmClient(target: { url: string; caCertPem: string; identit
   }
 }
 
-async function missPath() {
+async function missPath () {
   const logFile = join(WORK, 'miss.log')
   const broker = await startServer({ role: 'broker', auth: 'jwks', logFile })
   const token = (broker.info.callerTokens as string[])[0] as string
@@ -289,7 +385,10 @@ async function missPath() {
       brokerMiss: r(brokerLatency),
       directArm: r(direct),
       overheadOverFixedLatency: r(overhead),
-      overheadOverDirectArm: { p50Ms: round(brokerLatency.p50 - direct.p50), p99Ms: round(brokerLatency.p99 - direct.p99) },
+      overheadOverDirectArm: {
+        p50Ms: round(brokerLatency.p50 - direct.p50),
+        p99Ms: round(brokerLatency.p99 - direct.p99)
+      },
       auditMisses: audit.miss
     }
   } finally {
@@ -301,7 +400,7 @@ async function missPath() {
 // ---------------------------------------------------------------- 3. upstream efficiency
 
 /** Small seeded PRNG, so every run replays the same day. */
-function mulberry32(seed: number) {
+function mulberry32 (seed: number) {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
@@ -310,11 +409,10 @@ function mulberry32(seed: number) {
   }
 }
 
-
-const videoIdOf = (rank: number) => ((Math.imul(rank + 1, 2654435761) >>> 0).toString(16).padStart(8, '0') + 'v' + rank)
+const videoIdOf = (rank: number) => (Math.imul(rank + 1, 2654435761) >>> 0).toString(16).padStart(8, '0') + 'v' + rank
 
 /** The issue's ideal: keys touched in each token-lifetime window; and the exact on-demand optimum for comparison. */
-function ideals(touches: Array<[number, number]>, start: number) {
+function ideals (touches: Array<[number, number]>, start: number) {
   const windows = new Set<number>()
   const coveredUntil = new Map<number, number>()
   let optimum = 0
@@ -329,7 +427,7 @@ function ideals(touches: Array<[number, number]>, start: number) {
   return { ideal: windows.size, optimum }
 }
 
-async function upstream(refreshAheadSeconds: number) {
+async function upstream (refreshAheadSeconds: number) {
   const logFile = join(WORK, `upstream-${refreshAheadSeconds}.log`)
   const broker = await startServer({
     role: 'broker',
@@ -347,7 +445,9 @@ async function upstream(refreshAheadSeconds: number) {
   const touches: Array<[number, number]> = []
   let nextCaller = 0
   try {
-    const clock = await broker.call<{ realStart: number; fakeStart: number; speedup: number }>('start-clock', { speedup })
+    const clock = await broker.call<{ realStart: number; fakeStart: number; speedup: number }>('start-clock', {
+      speedup
+    })
     const result = await autocannon({
       url: broker.url,
       connections: tokens.length, // one connection per caller
@@ -360,12 +460,18 @@ async function upstream(refreshAheadSeconds: number) {
             ctx.caller ??= nextCaller++ % tokens.length
             const rank = sample()
             touches.push([fakeTimeAt(performance.timeOrigin + performance.now(), clock), rank])
-            return { ...request, path: `/tokens/video/${videoIdOf(rank)}`, headers: { authorization: `Bearer ${tokens[ctx.caller]}` } }
+            return {
+              ...request,
+              path: `/tokens/video/${videoIdOf(rank)}`,
+              headers: { authorization: `Bearer ${tokens[ctx.caller]}` }
+            }
           }
         }
       ]
     })
-    const counters = await broker.call<{ arm: { generateRestrictedViewerAccessToken: number; byStatus: Record<string, number> } }>('counters')
+    const counters = await broker.call<{
+      arm: { generateRestrictedViewerAccessToken: number; byStatus: Record<string, number> }
+    }>('counters')
     const armCalls = counters.arm.generateRestrictedViewerAccessToken
     const { ideal, optimum } = ideals(touches, clock.fakeStart)
     const requests = result.requests.total
@@ -398,10 +504,18 @@ async function upstream(refreshAheadSeconds: number) {
 // ---------------------------------------------------------------- 4. memory
 
 const execFileAsync = promisify(execFile)
-async function memory(count: number, maxEntries: number) {
+async function memory (count: number, maxEntries: number) {
   const { stdout } = await execFileAsync(
     process.execPath,
-    ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', join(ROOT, 'bench/memory.ts'), String(count), String(maxEntries)],
+    [
+      '--expose-gc',
+      '--max-old-space-size=4096',
+      '--import',
+      'tsx',
+      join(ROOT, 'bench/memory.ts'),
+      String(count),
+      String(maxEntries)
+    ],
     { cwd: ROOT, maxBuffer: 1 << 20, timeout: 120_000 }
   )
   const m = JSON.parse(stdout) as Record<string, number>
@@ -421,7 +535,7 @@ async function memory(count: number, maxEntries: number) {
 
 // ---------------------------------------------------------------- 5. cold start
 
-function newestMtime(dir: string): number {
+function newestMtime (dir: string): number {
   let newest = 0
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
@@ -435,7 +549,7 @@ function newestMtime(dir: string): number {
  * the unbundled tsc output `node dist/server.js`; both are built first when older than src/. If the
  * build fails, `node --import tsx src/server.ts` is timed instead.
  */
-async function serverCommands(): Promise<Array<{ args: string[]; runner: string }>> {
+async function serverCommands (): Promise<Array<{ args: string[]; runner: string }>> {
   const entries = ['dist/server.bundle.js', 'dist/server.js'].map((entry) => join(ROOT, entry))
   const newestSource = newestMtime(join(ROOT, 'src'))
   const fresh = () => entries.every((entry) => existsSync(entry) && statSync(entry).mtimeMs >= newestSource)
@@ -447,11 +561,13 @@ async function serverCommands(): Promise<Array<{ args: string[]; runner: string 
       log(`build failed, timing src/server.ts through tsx instead: ${(error as Error).message.split('\n')[0]}`)
     }
   }
-  if (!fresh()) return [{ args: ['--import', 'tsx', join(ROOT, 'src/server.ts')], runner: 'node --import tsx src/server.ts' }]
+  if (!fresh()) {
+    return [{ args: ['--import', 'tsx', join(ROOT, 'src/server.ts')], runner: 'node --import tsx src/server.ts' }]
+  }
   return entries.map((entry) => ({ args: [entry], runner: `node ${entry.slice(ROOT.length)}` }))
 }
 
-async function freePort(): Promise<number> {
+async function freePort (): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address() as { port: number }
@@ -459,7 +575,7 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function readyz(port: number): Promise<number> {
+function readyz (port: number): Promise<number> {
   return new Promise((resolve) => {
     const request = httpGet({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (response) => {
       response.resume()
@@ -469,7 +585,7 @@ function readyz(port: number): Promise<number> {
   })
 }
 
-async function coldStartOnce(command: string[], env: Record<string, string>): Promise<number> {
+async function coldStartOnce (command: string[], env: Record<string, string>): Promise<number> {
   const port = await freePort()
   const started = performance.now()
   const child = spawn(process.execPath, command, { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: 'ignore' })
@@ -487,7 +603,7 @@ async function coldStartOnce(command: string[], env: Record<string, string>): Pr
   }
 }
 
-async function coldStart(emulator: Emulator) {
+async function coldStart (emulator: Emulator) {
   const commands = await serverCommands()
   const policyFile = join(WORK, 'policy.json')
   writeFileSync(policyFile, JSON.stringify(benchPolicy()))
@@ -519,7 +635,9 @@ async function coldStart(emulator: Emulator) {
   ])
   for (const { args } of commands) await coldStartOnce(args, env) // warms the OS file cache; not counted
   for (let i = 0; i < P.coldRuns; i++) {
-    for (const variant of variants) variant.runs.push(await coldStartOnce(variant.args, variant.docs ? env : { ...env, DOCS_ENABLED: 'false' }))
+    for (const variant of variants) {
+      variant.runs.push(await coldStartOnce(variant.args, variant.docs ? env : { ...env, DOCS_ENABLED: 'false' }))
+    }
   }
   const summary = variants.map(({ runner, docs, runs }) => ({
     runner,
@@ -534,7 +652,7 @@ async function coldStart(emulator: Emulator) {
 
 // ---------------------------------------------------------------- main
 
-async function main() {
+async function main () {
   const started = performance.now()
   const results: Record<string, unknown> = {
     mode: SMOKE ? 'smoke' : 'full',
@@ -584,43 +702,92 @@ async function main() {
   }
 }
 
-type Results = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+type Results = Record<string, any>
 
-function targets(r: Results) {
+function targets (r: Results) {
   const list: Array<{ target: string; measured: string; met: boolean }> = []
   for (const hot of r.hotPath ?? []) {
-    list.push({ target: `cache-hit throughput ≥ 0.80 × baseline (b), ${hot.auth}`, measured: `${hot.brokerOverBareJwt}`, met: hot.brokerOverBareJwt >= 0.8 })
+    list.push({
+      target: `cache-hit throughput ≥ 0.80 × baseline (b), ${hot.auth}`,
+      measured: `${hot.brokerOverBareJwt}`,
+      met: hot.brokerOverBareJwt >= 0.8
+    })
   }
   if (r.missPath) {
     const p50 = r.missPath.overheadOverFixedLatency.p50Ms
     list.push({ target: 'miss overhead p50 ≤ 2 ms', measured: `${p50} ms`, met: p50 <= 2 })
   }
   const primary = (r.upstream ?? [])[0]
-  if (primary) list.push({ target: 'ARM calls ÷ ideal ≤ 1.05 (default config)', measured: `${primary.armOverIdeal}`, met: primary.armOverIdeal <= 1.05 })
+  if (primary) {
+    list.push({
+      target: 'ARM calls ÷ ideal ≤ 1.05 (default config)',
+      measured: `${primary.armOverIdeal}`,
+      met: primary.armOverIdeal <= 1.05
+    })
+  }
   for (const size of r.memory?.sizes ?? []) {
-    list.push({ target: `overhead ≤ 400 B per cached token, ${size.held} tokens`, measured: `${size.overheadPerTokenBytes} B`, met: size.overheadPerTokenBytes <= 400 })
+    list.push({
+      target: `overhead ≤ 400 B per cached token, ${size.held} tokens`,
+      measured: `${size.overheadPerTokenBytes} B`,
+      met: size.overheadPerTokenBytes <= 400
+    })
   }
   const shipped = (r.coldStart ?? [])[0]
-  if (shipped) list.push({ target: `cold start to ready < 500 ms (${shipped.runner}, docs on)`, measured: `${shipped.medianMs} ms`, met: shipped.medianMs < 500 })
+  if (shipped) {
+    list.push({
+      target: `cold start to ready < 500 ms (${shipped.runner}, docs on)`,
+      measured: `${shipped.medianMs} ms`,
+      met: shipped.medianMs < 500
+    })
+  }
   return list
 }
 
-function table(r: Results): string {
+function table (r: Results): string {
   const rows: string[][] = []
   const m = r.machine
   const out = [`vi-token-broker bench (${r.mode}), ${m.nproc} × ${m.cpu}, Node ${m.node}, ${r.date}`, '']
   for (const hot of r.hotPath ?? []) {
-    for (const [label, x] of [['(a) bare Fastify', hot.bare], ['(b) Fastify + @fastify/jwt', hot.bareJwt], ['broker (cache hit)', hot.broker]] as const) {
+    for (const [label, x] of [
+      ['(a) bare Fastify', hot.bare],
+      ['(b) Fastify + @fastify/jwt', hot.bareJwt],
+      ['broker (cache hit)', hot.broker]
+    ] as const) {
       rows.push([`1. hot path, ${hot.auth}`, label, `${x.rps} req/s`, `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`])
     }
-    rows.push([`1. hot path, ${hot.auth}`, 'broker / (a), broker / (b)', `${hot.brokerOverBare}, ${hot.brokerOverBareJwt}`, `median of ${hot.broker.rounds.length} alternating rounds`])
+    rows.push([
+      `1. hot path, ${hot.auth}`,
+      'broker / (a), broker / (b)',
+      `${hot.brokerOverBare}, ${hot.brokerOverBareJwt}`,
+      `median of ${hot.broker.rounds.length} alternating rounds`
+    ])
   }
   if (r.missPath) {
     const x = r.missPath
-    rows.push(['2. miss path', `broker miss, ARM latency ${x.armLatencyMs} ms`, `p50 ${x.brokerMiss.p50Ms} ms`, `p99 ${x.brokerMiss.p99Ms} ms (n=${x.brokerMiss.n})`])
-    rows.push(['2. miss path', `broker miss − ${x.armLatencyMs} ms`, `p50 ${x.overheadOverFixedLatency.p50Ms} ms`, `p99 ${x.overheadOverFixedLatency.p99Ms} ms`])
-    rows.push(['2. miss path', 'direct ARM call (same emulator)', `p50 ${x.directArm.p50Ms} ms`, `p99 ${x.directArm.p99Ms} ms`])
-    rows.push(['2. miss path', 'broker miss − direct ARM call', `p50 ${x.overheadOverDirectArm.p50Ms} ms`, `p99 ${x.overheadOverDirectArm.p99Ms} ms`])
+    rows.push([
+      '2. miss path',
+      `broker miss, ARM latency ${x.armLatencyMs} ms`,
+      `p50 ${x.brokerMiss.p50Ms} ms`,
+      `p99 ${x.brokerMiss.p99Ms} ms (n=${x.brokerMiss.n})`
+    ])
+    rows.push([
+      '2. miss path',
+      `broker miss − ${x.armLatencyMs} ms`,
+      `p50 ${x.overheadOverFixedLatency.p50Ms} ms`,
+      `p99 ${x.overheadOverFixedLatency.p99Ms} ms`
+    ])
+    rows.push([
+      '2. miss path',
+      'direct ARM call (same emulator)',
+      `p50 ${x.directArm.p50Ms} ms`,
+      `p99 ${x.directArm.p99Ms} ms`
+    ])
+    rows.push([
+      '2. miss path',
+      'broker miss − direct ARM call',
+      `p50 ${x.overheadOverDirectArm.p50Ms} ms`,
+      `p99 ${x.overheadOverDirectArm.p99Ms} ms`
+    ])
   }
   for (const x of r.upstream ?? []) {
     rows.push([
@@ -639,24 +806,39 @@ function table(r: Results): string {
     ])
   }
   for (const x of r.coldStart ?? []) {
-    rows.push(['5. cold start', `${x.runner}, ${x.docsEnabled ? 'docs on' : 'DOCS_ENABLED=false'}`, `median ${x.medianMs} ms`, `max ${x.maxMs} ms`])
+    rows.push([
+      '5. cold start',
+      `${x.runner}, ${x.docsEnabled ? 'docs on' : 'DOCS_ENABLED=false'}`,
+      `median ${x.medianMs} ms`,
+      `max ${x.maxMs} ms`
+    ])
   }
-  out.push('| Part | Measure | Result | Detail |', '| --- | --- | --- | --- |', ...rows.map((row) => `| ${row.join(' | ')} |`))
+  out.push(
+    '| Part | Measure | Result | Detail |',
+    '| --- | --- | --- | --- |',
+    ...rows.map((row) => `| ${row.join(' | ')} |`)
+  )
   out.push('', '| Target | Measured | Met |', '| --- | --- | --- |')
-  for (const t of r.targets as Array<{ target: string; measured: string; met: boolean }>) out.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : 'no'} |`)
+  for (const t of r.targets as Array<{ target: string; measured: string; met: boolean }>) {
+    out.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : 'no'} |`)
+  }
   return out.join('\n')
 }
 
 /** The smoke's only assertion: every part ran, every figure is a finite number, and the load got 200s. */
-function check(r: Results): string[] {
+function check (r: Results): string[] {
   const problems: string[] = []
   const walk = (value: unknown, path: string) => {
     if (typeof value === 'number' && !Number.isFinite(value)) problems.push(`${path} is ${value}`)
-    else if (value && typeof value === 'object') for (const [key, child] of Object.entries(value)) walk(child, `${path}.${key}`)
+    else if (value && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) walk(child, `${path}.${key}`)
+    }
   }
   walk(r, 'results')
   for (const part of ['hotPath', 'missPath', 'upstream', 'memory', 'coldStart']) {
-    const name = { hotPath: 'hot', missPath: 'miss', upstream: 'upstream', memory: 'memory', coldStart: 'cold' }[part] as string
+    const name = { hotPath: 'hot', missPath: 'miss', upstream: 'upstream', memory: 'memory', coldStart: 'cold' }[
+      part
+    ] as string
     if (PARTS.has(name) && r[part] === undefined) problems.push(`${part} is missing`)
   }
   for (const hot of r.hotPath ?? []) {
@@ -666,7 +848,7 @@ function check(r: Results): string[] {
     }
   }
   for (const x of r.upstream ?? []) {
-    if (!(x.armCalls > 0 && x.ideal > 0)) problems.push(`upstream: no ARM calls or no ideal`)
+    if (!(x.armCalls > 0 && x.ideal > 0)) problems.push('upstream: no ARM calls or no ideal')
     if (x.non2xx > 0) problems.push(`upstream: ${x.non2xx} non-2xx answers or errors`)
   }
   return problems

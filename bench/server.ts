@@ -37,7 +37,10 @@ let closeAll: () => Promise<void> = async () => {}
 process.on('message', (raw) => {
   const message = raw as Message
   const handler = handlers[message.cmd]
-  if (!handler) return send({ id: message.id, error: `unknown command ${message.cmd}` })
+  if (!handler) {
+    send({ id: message.id, error: `unknown command ${message.cmd}` })
+    return
+  }
   handler(message).then(
     (result) => send({ id: message.id, result }),
     (error: unknown) => send({ id: message.id, error: String((error as Error).stack ?? error) })
@@ -50,13 +53,13 @@ handlers.close = async () => {
 }
 process.on('disconnect', () => void closeAll().finally(() => process.exit(0)))
 
-async function listen(app: FastifyInstance): Promise<string> {
+async function listen (app: FastifyInstance): Promise<string> {
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as { port: number }
   return `http://127.0.0.1:${port}`
 }
 
-async function startBroker(): Promise<void> {
+async function startBroker (): Promise<void> {
   const clock = createFakeClock()
   const emulator = await startEmulator({
     ...(args.fakeClock ? { now: () => clock.now() } : {}),
@@ -76,7 +79,8 @@ async function startBroker(): Promise<void> {
     POLICY_FILE: 'bench-policy.json', // the policy is passed in below; the file is never read
     AUDIT_HMAC_KEY,
     LOG_LEVEL: 'info',
-    // Load shedding off: the bench drives the broker to saturation on purpose, and a 503 OVERLOADED is not a served token.
+    // Load shedding off: the bench drives the broker to saturation on purpose,
+    // and a 503 OVERLOADED is not a served token.
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
     ...(args.refreshAheadSeconds !== undefined ? { TOKEN_REFRESH_AHEAD_SECONDS: String(args.refreshAheadSeconds) } : {})
@@ -116,19 +120,20 @@ async function startBroker(): Promise<void> {
 }
 
 /** What a client needs to call the emulated ARM itself: the bench's direct-call baseline for the miss path. */
-function armTarget(emulator: Emulator) {
+function armTarget (emulator: Emulator) {
   const account = emulator.accounts[0] as Emulator['accounts'][number]
   return {
     url:
       `${emulator.armEndpoint}/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}` +
-      `/providers/Microsoft.VideoIndexer/accounts/${account.accountName}/generateRestrictedViewerAccessToken?api-version=2024-01-01`,
+      `/providers/Microsoft.VideoIndexer/accounts/${account.accountName}` +
+      '/generateRestrictedViewerAccessToken?api-version=2024-01-01',
     caCertPem: emulator.caCertPem,
     identityEndpoint: emulator.identityEndpoint,
     identityHeader: emulator.identityHeader
   }
 }
 
-async function startBare(withJwt: boolean): Promise<void> {
+async function startBare (withJwt: boolean): Promise<void> {
   const app = Fastify({ logger: false })
   if (withJwt) {
     let secret: string | { public: string } = HS256_SECRET
@@ -136,7 +141,12 @@ async function startBare(withJwt: boolean): Promise<void> {
       // The same key the broker resolves from the JWKS, given to @fastify/jwt once as a static PEM.
       const jwks = (await (await fetch(args.jwksUri as string)).json()) as { keys: Array<Record<string, unknown>> }
       // Verify-only: a public key with no private one (a PEM string alone would be taken as a signing key too).
-      secret = { public: createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string }
+      secret = {
+        public: createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({
+          type: 'spki',
+          format: 'pem'
+        }) as string
+      }
     }
     await app.register(fastifyJwt, {
       secret,

@@ -34,7 +34,7 @@ const broker = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
   }
 })
 
-async function shutdown(code: number): Promise<never> {
+async function shutdown (code: number): Promise<never> {
   broker.kill('SIGTERM')
   await emulator.close()
   process.exit(code)

@@ -9,7 +9,7 @@ import { createPolicy } from '../src/policy.js'
  * The app as the OpenAPI document sees it. The document depends only on the routes, so any valid
  * configuration will do; these placeholders never reach a network.
  */
-export async function buildOpenApiApp(): Promise<FastifyInstance> {
+export async function buildOpenApiApp (): Promise<FastifyInstance> {
   const app = await buildApp({
     config: loadConfig({
       AVI_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',

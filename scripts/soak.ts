@@ -63,7 +63,9 @@ const baseUrl = `http://127.0.0.1:${port}`
 await waitForReady(`${baseUrl}/readyz`, 20_000)
 const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${broker.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 const rssStart = rss()
-const tokens = Object.fromEntries(await Promise.all(CALLERS.map(async (c) => [c, await emulator.mintCallerToken(c)] as const)))
+const tokens = Object.fromEntries(
+  await Promise.all(CALLERS.map(async (c) => [c, await emulator.mintCallerToken(c)] as const))
+)
 
 const zipf = zipfSampler(DISTINCT_IDS, 1.1)
 const statuses = new Map<string, number>()
@@ -81,7 +83,10 @@ await Promise.all(
       const started = performance.now()
       let status: string
       try {
-        const response = await fetch(baseUrl + path, { headers: { authorization: `Bearer ${tokens[caller]}` }, signal: AbortSignal.timeout(15_000) })
+        const response = await fetch(baseUrl + path, {
+          headers: { authorization: `Bearer ${tokens[caller]}` },
+          signal: AbortSignal.timeout(15_000)
+        })
         status = String(response.status)
         const body = (await response.json()) as { accessToken?: string }
         if (body.accessToken) {
@@ -105,10 +110,15 @@ await new Promise((resolve) => broker.once('exit', resolve))
 await emulator.close()
 
 latencies.sort((a, b) => a - b)
-const pct = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0).toFixed(1)
+const pct = (p: number) =>
+  (latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0).toFixed(1)
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 const rows: Array<[string, string]> = [
-  ['duration', `${SECONDS} s, ${CONCURRENCY} concurrent clients, ${CALLERS.length} callers, Zipf(1.1) over ${DISTINCT_IDS} video ids`],
+  [
+    'duration',
+    `${SECONDS} s, ${CONCURRENCY} concurrent clients, ${CALLERS.length} callers, ` +
+      `Zipf(1.1) over ${DISTINCT_IDS} video ids`
+  ],
   ['requests', String(latencies.length)],
   ...[...statuses.entries()].sort().map(([status, count]) => [`  status ${status}`, String(count)] as [string, string]),
   ['ARM calls (generateRestrictedViewerAccessToken)', String(counters.arm.generateRestrictedViewerAccessToken)],

@@ -15,6 +15,8 @@ try {
   const { token } = (await response.json()) as { token: string }
   process.stdout.write(`${token}\n`)
 } catch (error) {
-  process.stderr.write(`Cannot mint a caller token from ${adminUrl}: ${(error as Error).message}\nIs \`npm run dev\` running?\n`)
+  process.stderr.write(
+    `Cannot mint a caller token from ${adminUrl}: ${(error as Error).message}\nIs \`npm run dev\` running?\n`
+  )
   process.exit(1)
 }

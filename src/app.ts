@@ -53,7 +53,7 @@ const PACKAGE_VERSION = (
 ).version
 
 /** Builds the broker, not yet listening. Everything that leaves the process is passed in. */
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config, policy, credential, clock = systemClock } = options
   const logger = pino(loggerOptions(config.logLevel), options.logStream)
 
@@ -137,19 +137,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   const sharedCache = options.redis
     ? createSharedCache({
-        redis: options.redis,
-        keyring: (config.redis as RedisConfig).keyring,
-        clock,
-        logger: logger.child({ component: 'shared-cache' }),
-        metrics,
-        minRemainingSeconds: config.cache.minRemainingSeconds,
-        refreshAheadSeconds: config.cache.refreshAheadSeconds,
-        lockMs: config.arm.timeoutMs
-      })
+      redis: options.redis,
+      keyring: (config.redis as RedisConfig).keyring,
+      clock,
+      logger: logger.child({ component: 'shared-cache' }),
+      metrics,
+      minRemainingSeconds: config.cache.minRemainingSeconds,
+      refreshAheadSeconds: config.cache.refreshAheadSeconds,
+      lockMs: config.arm.timeoutMs
+    })
     : undefined
+  // Brokers of other accounts may share the Redis: its keys name the account.
   const mint: TokenRoutesOptions['mint'] = sharedCache
-    ? // Brokers of other accounts may share the Redis: its keys name the account.
-      (key, request) => sharedCache.mintOnce(`${config.account.name}/${key}`, () => arm.mint(request))
+    ? (key, request) => sharedCache.mintOnce(`${config.account.name}/${key}`, () => arm.mint(request))
     : (_key, request) => arm.mint(request)
 
   const scrape = async () => {

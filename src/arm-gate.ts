@@ -31,7 +31,7 @@ export interface ArmGate {
  * Admission to ARM, shared by every key: ARM's write bucket is per subscription and identity, so
  * one 429 pauses all minting, concurrency is bounded, and a nearly empty bucket slows calls down.
  */
-export function createArmGate(options: { maxConcurrency: number; now?: () => number }): ArmGate {
+export function createArmGate (options: { maxConcurrency: number; now?: () => number }): ArmGate {
   const now = options.now ?? Date.now
   const waiting: Array<() => void> = []
   let inFlight = 0
@@ -39,19 +39,19 @@ export function createArmGate(options: { maxConcurrency: number; now?: () => num
   let remainingWrites: number | undefined
   let nextStartAt = 0
 
-  function throwIfHeld(): void {
+  function throwIfHeld (): void {
     const remaining = holdUntil - now()
     if (remaining > 0) throw brokerError('ARM_THROTTLED', { retryAfterSeconds: Math.ceil(remaining / 1000) })
   }
 
   // A released slot passes straight to the next waiter, so nobody can jump the queue.
-  function release(): void {
+  function release (): void {
     const next = waiting.shift()
     if (next) next()
     else inFlight--
   }
 
-  async function takeSlot(signal: AbortSignal): Promise<void> {
+  async function takeSlot (signal: AbortSignal): Promise<void> {
     if (inFlight < options.maxConcurrency) {
       inFlight++
       return
@@ -71,14 +71,14 @@ export function createArmGate(options: { maxConcurrency: number; now?: () => num
     })
   }
 
-  function queueTimeout() {
+  function queueTimeout () {
     return brokerError('ARM_TIMEOUT', {
       details: [{ code: 'Queued', message: 'ARM calls were at their concurrency limit until the deadline' }]
     })
   }
 
   return {
-    async acquire(signal) {
+    async acquire (signal) {
       throwIfHeld()
       await takeSlot(signal)
       try {
@@ -94,13 +94,13 @@ export function createArmGate(options: { maxConcurrency: number; now?: () => num
       }
       return release
     },
-    hold(ms) {
+    hold (ms) {
       holdUntil = Math.max(holdUntil, now() + ms)
     },
-    observeRemainingWrites(remaining) {
+    observeRemainingWrites (remaining) {
       remainingWrites = remaining
     },
-    stats() {
+    stats () {
       return { inFlight, queued: waiting.length, holdRemainingMs: Math.max(0, holdUntil - now()), remainingWrites }
     }
   }

@@ -63,7 +63,7 @@ export interface ArmClientOptions {
  * Mints restricted viewer tokens through ARM. One pipeline serves every call, so the
  * bearer-token policy keeps reusing the identity token until it nears expiry.
  */
-export function createArmClient(options: ArmClientOptions): ArmClient {
+export function createArmClient (options: ArmClientOptions): ArmClient {
   const { arm, account, credential, gate, metrics, logger, random = Math.random } = options
   const pipeline = createEmptyPipeline()
   if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
@@ -77,7 +77,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
   const reachedArm = new WeakSet<PipelineRequest>()
   pipeline.addPolicy({
     name: 'markReachedArm',
-    sendRequest(request, next) {
+    sendRequest (request, next) {
       reachedArm.add(request)
       return next(request)
     }
@@ -89,7 +89,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     `/providers/Microsoft.VideoIndexer/accounts/${encodeURIComponent(account.name)}` +
     `/generateRestrictedViewerAccessToken?api-version=${encodeURIComponent(arm.apiVersion)}`
 
-  async function mint({ scope, id }: MintRequest): Promise<MintedToken> {
+  async function mint ({ scope, id }: MintRequest): Promise<MintedToken> {
     const body: Record<string, string> = { scope: ARM_SCOPE_NAMES[scope] }
     if (scope === 'video') body.videoId = id as string
     if (scope === 'project') body.projectId = id as string
@@ -98,7 +98,10 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     // A ref'd timer (unlike AbortSignal.timeout) holds the process open until the deadline settles the call.
     const deadline = new AbortController()
     const deadlineAt = performance.now() + arm.timeoutMs
-    const timer = setTimeout(() => deadline.abort(new DOMException('ARM deadline passed', 'TimeoutError')), arm.timeoutMs)
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException('ARM deadline passed', 'TimeoutError')),
+      arm.timeoutMs
+    )
     try {
       return await attempts(body, correlationId, deadline.signal, deadlineAt, log)
     } finally {
@@ -106,7 +109,7 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
     }
   }
 
-  async function attempts(
+  async function attempts (
     body: Record<string, string>,
     correlationId: string,
     deadline: AbortSignal,
@@ -173,24 +176,27 @@ export function createArmClient(options: ArmClientOptions): ArmClient {
  * The bearer policy shares one in-flight token refresh between requests; if the identity endpoint
  * hangs, that refresh must still end, or every later request would wait on it forever.
  */
-function boundedCredential(credential: TokenCredential, timeoutMs: number): TokenCredential {
+function boundedCredential (credential: TokenCredential, timeoutMs: number): TokenCredential {
   return {
-    getToken(scopes, options) {
+    getToken (scopes, options) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           const error = new Error(`the identity endpoint did not answer within ${timeoutMs} ms`)
           error.name = 'IdentityTimeoutError'
           reject(error)
         }, timeoutMs)
-        credential.getToken(scopes, options).then(resolve, reject).finally(() => clearTimeout(timer))
+        credential
+          .getToken(scopes, options)
+          .then(resolve, reject)
+          .finally(() => clearTimeout(timer))
       })
     }
   }
 }
 
-function countedCredential(credential: TokenCredential, counter: Metrics['identityRefreshes']): TokenCredential {
+function countedCredential (credential: TokenCredential, counter: Metrics['identityRefreshes']): TokenCredential {
   return {
-    async getToken(scopes, options) {
+    async getToken (scopes, options) {
       try {
         const token = await credential.getToken(scopes, options)
         counter.inc({ result: 'success' })
@@ -203,7 +209,7 @@ function countedCredential(credential: TokenCredential, counter: Metrics['identi
   }
 }
 
-function readAccessToken(response: PipelineResponse): string {
+function readAccessToken (response: PipelineResponse): string {
   const token = (parseJson(response.bodyAsText) as { accessToken?: unknown } | undefined)?.accessToken
   if (typeof token === 'string' && token.length > 0) return token
   throw brokerError('ARM_ERROR', {
@@ -211,9 +217,10 @@ function readAccessToken(response: PipelineResponse): string {
   })
 }
 
-function responseError(response: PipelineResponse, armRequestId: string | undefined): BrokerError {
+function responseError (response: PipelineResponse, armRequestId: string | undefined): BrokerError {
   // The official examples answer some errors with an empty {} body, so every field is optional.
-  const armError = (parseJson(response.bodyAsText) as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+  const armError = (parseJson(response.bodyAsText) as { error?: { code?: unknown; message?: unknown } } | undefined)
+    ?.error
   const armCode = typeof armError?.code === 'string' ? armError.code : `HTTP${response.status}`
   const upstream = {
     status: response.status,
@@ -221,7 +228,9 @@ function responseError(response: PipelineResponse, armRequestId: string | undefi
     armCode,
     armMessage: typeof armError?.message === 'string' ? armError.message.slice(0, 500) : undefined
   }
-  const retryAfterSeconds = Math.ceil((parseRetryAfter(response.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS * 1000) / 1000)
+  const retryAfterSeconds = Math.ceil(
+    (parseRetryAfter(response.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS * 1000) / 1000
+  )
   const details = [{ code: armCode, message: `ARM answered HTTP ${response.status}` }]
   if (response.status === 429) return brokerError('ARM_THROTTLED', { retryAfterSeconds, details, upstream })
   // A server-side failure is transient: callers are told when to come back, not that ARM refused them.
@@ -229,7 +238,7 @@ function responseError(response: PipelineResponse, armRequestId: string | undefi
   return brokerError('ARM_ERROR', { details, upstream })
 }
 
-function transportError(error: unknown, deadlinePassed: boolean, reachedArm: boolean): BrokerError {
+function transportError (error: unknown, deadlinePassed: boolean, reachedArm: boolean): BrokerError {
   if (isBrokerError(error)) return error
   // Everything the pipeline, the deadline or the credential rejects with is an Error.
   if (!reachedArm && (deadlinePassed || IDENTITY_ERRORS.has((error as Error).name))) {
@@ -239,24 +248,24 @@ function transportError(error: unknown, deadlinePassed: boolean, reachedArm: boo
   return brokerError('ARM_UNAVAILABLE', { retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS, cause: error })
 }
 
-function isRetryable(error: BrokerError): boolean {
+function isRetryable (error: BrokerError): boolean {
   return error.code === 'ARM_THROTTLED' || error.code === 'ARM_UNAVAILABLE' || error.upstream?.status === 408
 }
 
-function backoff(attempt: number, random: () => number): number {
+function backoff (attempt: number, random: () => number): number {
   // Full jitter: a random wait up to an exponentially growing ceiling.
   return Math.round(random() * BACKOFF_BASE_MS * 2 ** attempt)
 }
 
 /** Retry-After in ms, from delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+export function parseRetryAfter (value: string | null | undefined, now = Date.now()): number | undefined {
   if (value === undefined || value === null) return undefined
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
   const date = Date.parse(value)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
-function parseJson(text: string | null | undefined): unknown {
+function parseJson (text: string | null | undefined): unknown {
   try {
     return text ? JSON.parse(text) : undefined
   } catch {
@@ -265,7 +274,7 @@ function parseJson(text: string | null | undefined): unknown {
 }
 
 // The pipeline honours the abort signal, but a credential may not; the deadline must hold regardless.
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+function untilAborted<T> (work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })

@@ -42,7 +42,7 @@ export interface Auditor {
 /** A log destination that can say when its lines are written (see LogSink); others are taken as written at once. */
 export type AuditDestination = DestinationStream & { committed?(): Promise<void> }
 
-export function decisionFor(status: number): Decision {
+export function decisionFor (status: number): Decision {
   if (status < 300) return 'allow'
   if (status === 401 || status === 403 || status === 429) return 'deny'
   return 'error'
@@ -53,22 +53,26 @@ export function decisionFor(status: number): Decision {
  * at info whatever LOG_LEVEL says, and without the main logger's redaction, since a record is typed
  * and holds no secret.
  */
-export function createAuditor(options: { stream: AuditDestination; hmacKey: string; file?: string | undefined }): Auditor {
+export function createAuditor (options: {
+  stream: AuditDestination
+  hmacKey: string
+  file?: string | undefined
+}): Auditor {
   const { stream } = options
   const mainLog = pino({ level: 'info' }, stream).child({ audit: true })
   const fileSink = options.file === undefined ? undefined : createLogSink(openSync(options.file, 'a'))
   const fileLog = fileSink && pino({ base: { audit: true } }, fileSink)
   return {
-    fingerprint(accessToken) {
+    fingerprint (accessToken) {
       // From the first 8 bytes, so the string is flat: slice() of the full hex would keep all 64 characters alive.
       return createHmac('sha256', options.hmacKey).update(accessToken).digest().toString('hex', 0, 8)
     },
-    write(record) {
+    write (record) {
       fileLog?.info(record, 'token request')
       mainLog.info(record, 'token request')
       return Promise.all([stream.committed?.(), fileSink?.committed()]).then(() => undefined)
     },
-    close() {
+    close () {
       fileSink?.close()
     }
   }

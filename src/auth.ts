@@ -11,7 +11,7 @@ interface DecodedToken {
 }
 
 /** The @fastify/jwt options for the configured mode: pinned algorithm, issuer, audience, required exp. */
-export function jwtOptions(auth: AuthConfig): FastifyJWTOptions {
+export function jwtOptions (auth: AuthConfig): FastifyJWTOptions {
   const algorithm = auth.mode === 'jwks' ? 'RS256' : 'HS256'
   return {
     secret: auth.mode === 'jwks' ? jwksKeyResolver(auth) : auth.secret,
@@ -32,7 +32,7 @@ export function jwtOptions(auth: AuthConfig): FastifyJWTOptions {
  * timeout, shares one in-flight fetch, and refetches for an unknown kid at most once per cooldown.
  * The key is handed to fast-jwt as PEM, which lets @fastify/jwt reuse one verifier (and its cache) per key.
  */
-function jwksKeyResolver(auth: Extract<AuthConfig, { mode: 'jwks' }>) {
+function jwksKeyResolver (auth: Extract<AuthConfig, { mode: 'jwks' }>) {
   const jwks = createRemoteJWKSet(new URL(auth.jwksUri), {
     timeoutDuration: auth.jwksTimeoutMs,
     cooldownDuration: auth.jwksCooldownMs
@@ -57,7 +57,7 @@ function jwksKeyResolver(auth: Extract<AuthConfig, { mode: 'jwks' }>) {
   }
 }
 
-function jwksError(error: unknown): BrokerError {
+function jwksError (error: unknown): BrokerError {
   const code = (error as { code?: string }).code
   if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') {
     return brokerError('AUTH_INVALID', { cause: error })
@@ -69,7 +69,7 @@ const EXPIRED = new Set(['FST_JWT_AUTHORIZATION_TOKEN_EXPIRED', 'FAST_JWT_EXPIRE
 const MISSING = new Set(['FST_JWT_NO_AUTHORIZATION_IN_HEADER'])
 
 /** Maps any verification failure to a 401 (or a 503 when the JWKS itself is unreachable); never a 500. */
-export function toAuthError(error: unknown): BrokerError {
+export function toAuthError (error: unknown): BrokerError {
   if (isBrokerError(error)) return error
   const code = (error as { code?: string } | null)?.code ?? ''
   if (MISSING.has(code)) return brokerError('AUTH_REQUIRED', { cause: error })
@@ -78,7 +78,7 @@ export function toAuthError(error: unknown): BrokerError {
 }
 
 /** The caller id is the first configured claim that holds a usable string. */
-export function callerIdFrom(claims: Record<string, unknown>, claimNames: readonly string[]): string {
+export function callerIdFrom (claims: Record<string, unknown>, claimNames: readonly string[]): string {
   for (const name of claimNames) {
     const value = claims[name]
     if (typeof value === 'string' && value.length > 0 && value.length <= MAX_CALLER_ID_LENGTH) return value

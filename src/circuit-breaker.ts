@@ -10,7 +10,7 @@ export interface CircuitBreaker {
  * Stops calling a failing dependency: after `failureThreshold` failures in a row the circuit opens
  * for `openMs`, then one call is let through to probe; a success closes it again.
  */
-export function createCircuitBreaker(options: {
+export function createCircuitBreaker (options: {
   failureThreshold: number
   openMs: number
   now?: () => number
@@ -21,17 +21,17 @@ export function createCircuitBreaker(options: {
   let openUntil = 0
   let state: CircuitState = 'closed'
 
-  function change(next: CircuitState, error?: unknown) {
+  function change (next: CircuitState, error?: unknown) {
     if (next === state) return
     state = next
     options.onChange?.(next, error)
   }
 
   return {
-    get state() {
+    get state () {
       return state
     },
-    async run(call, fallback) {
+    async run (call, fallback) {
       if (state === 'open' && now() < openUntil) return fallback
       try {
         const result = await call()

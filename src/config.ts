@@ -70,8 +70,8 @@ export const EnvSchema = Type.Object({
 type Env = Static<typeof EnvSchema>
 
 export type AuthConfig =
-  | { mode: 'jwks'; jwksUri: string; jwksTimeoutMs: number; jwksCooldownMs: number } & AuthCommon
-  | { mode: 'hs256'; secret: string } & AuthCommon
+  | ({ mode: 'jwks'; jwksUri: string; jwksTimeoutMs: number; jwksCooldownMs: number } & AuthCommon)
+  | ({ mode: 'hs256'; secret: string } & AuthCommon)
 
 interface AuthCommon {
   issuer: string
@@ -128,7 +128,7 @@ export class ConfigError extends Error {
 const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AUDIT_HMAC_KEY', 'CACHE_ENCRYPTION_KEY', 'REDIS_URL'])
 
 /** Validates the environment once and returns a frozen config; throws a ConfigError naming the variable. */
-export function loadConfig(source: Record<string, string | undefined>): Readonly<Config> {
+export function loadConfig (source: Record<string, string | undefined>): Readonly<Config> {
   const raw: Record<string, string> = {}
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = source[key]
@@ -145,7 +145,7 @@ export function loadConfig(source: Record<string, string | undefined>): Readonly
 
 // Only plain decimal digits become numbers ("80.5" only where a fraction is allowed): "true" or "0x50"
 // stay strings and fail validation.
-function toIntegers(raw: Record<string, string>): Record<string, string | number> {
+function toIntegers (raw: Record<string, string>): Record<string, string | number> {
   const converted: Record<string, string | number> = { ...raw }
   for (const [name, value] of Object.entries(raw)) {
     const schema = EnvSchema.properties[name as keyof typeof EnvSchema.properties] as { type?: string }
@@ -155,7 +155,10 @@ function toIntegers(raw: Record<string, string>): Record<string, string | number
   return converted
 }
 
-function describe(error: { instancePath: string; message: string; params: unknown }, raw: Record<string, string>): string {
+function describe (
+  error: { instancePath: string; message: string; params: unknown },
+  raw: Record<string, string>
+): string {
   const missing = (error.params as { requiredProperties?: string[] } | undefined)?.requiredProperties
   if (error.instancePath === '' && missing) return `${missing.join(', ')}: required but not set`
   const name = error.instancePath.replace(/^\//, '')
@@ -163,23 +166,26 @@ function describe(error: { instancePath: string; message: string; params: unknow
   return `${name}: ${error.message} (got ${shown})`
 }
 
-function toConfig(env: Env): Config {
+function toConfig (env: Env): Config {
   const hasJwks = env.AUTH_JWKS_URI !== undefined
   const hasSecret = env.AUTH_JWT_SECRET !== undefined
   if (hasJwks === hasSecret) {
     throw new ConfigError(
-      'Invalid configuration:\n  AUTH_JWKS_URI, AUTH_JWT_SECRET: set exactly one (RS256 via JWKS, or HS256 with a shared secret)'
+      'Invalid configuration:\n  AUTH_JWKS_URI, AUTH_JWT_SECRET: ' +
+        'set exactly one (RS256 via JWKS, or HS256 with a shared secret)'
     )
   }
   if (hasJwks) assertSafeJwksUri(env.AUTH_JWKS_URI as string)
   if (env.TOKEN_MIN_REMAINING_SECONDS + env.TOKEN_REFRESH_AHEAD_SECONDS >= 3600) {
     throw new ConfigError(
-      'Invalid configuration:\n  TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS: together they must stay under the 3600 s token lifetime'
+      'Invalid configuration:\n  TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS: ' +
+        'together they must stay under the 3600 s token lifetime'
     )
   }
   if (env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
     throw new ConfigError(
-      'Invalid configuration:\n  SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS: the delay must be shorter than the timeout, which also covers finishing in-flight requests'
+      'Invalid configuration:\n  SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS: ' +
+        'the delay must be shorter than the timeout, which also covers finishing in-flight requests'
     )
   }
   const common: AuthCommon = {
@@ -192,7 +198,11 @@ function toConfig(env: Env): Config {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
-    account: { subscriptionId: env.AVI_SUBSCRIPTION_ID, resourceGroup: env.AVI_RESOURCE_GROUP, name: env.AVI_ACCOUNT_NAME },
+    account: {
+      subscriptionId: env.AVI_SUBSCRIPTION_ID,
+      resourceGroup: env.AVI_RESOURCE_GROUP,
+      name: env.AVI_ACCOUNT_NAME
+    },
     arm: {
       endpoint: env.ARM_ENDPOINT.replace(/\/+$/, ''),
       apiVersion: env.ARM_API_VERSION,
@@ -202,7 +212,13 @@ function toConfig(env: Env): Config {
       maxConcurrency: env.ARM_MAX_CONCURRENCY
     },
     auth: hasJwks
-      ? { mode: 'jwks', jwksUri: env.AUTH_JWKS_URI as string, jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS, jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS, ...common }
+      ? {
+          mode: 'jwks',
+          jwksUri: env.AUTH_JWKS_URI as string,
+          jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS,
+          jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
+          ...common
+        }
       : { mode: 'hs256', secret: env.AUTH_JWT_SECRET as string, ...common },
     identity: toIdentity(env),
     policyFile: env.POLICY_FILE,
@@ -225,10 +241,12 @@ function toConfig(env: Env): Config {
   }
 }
 
-function toRedis(env: Env): RedisConfig | undefined {
+function toRedis (env: Env): RedisConfig | undefined {
   if (env.REDIS_URL === undefined) return undefined
   if (env.CACHE_ENCRYPTION_KEY === undefined) {
-    throw new ConfigError('Invalid configuration:\n  CACHE_ENCRYPTION_KEY: required with REDIS_URL (tokens in Redis are encrypted)')
+    throw new ConfigError(
+      'Invalid configuration:\n  CACHE_ENCRYPTION_KEY: required with REDIS_URL (tokens in Redis are encrypted)'
+    )
   }
   let keyring: Keyring
   try {
@@ -239,7 +257,8 @@ function toRedis(env: Env): RedisConfig | undefined {
   const entraAuth = env.REDIS_ENTRA_AUTH === 'true'
   if (entraAuth && env.REDIS_USERNAME === undefined) {
     throw new ConfigError(
-      "Invalid configuration:\n  REDIS_USERNAME: required with REDIS_ENTRA_AUTH=true (the object id of the broker's identity)"
+      'Invalid configuration:\n  REDIS_USERNAME: ' +
+        "required with REDIS_ENTRA_AUTH=true (the object id of the broker's identity)"
     )
   }
   return {
@@ -250,13 +269,14 @@ function toRedis(env: Env): RedisConfig | undefined {
   }
 }
 
-function toIdentity(env: Env): IdentityConfig {
+function toIdentity (env: Env): IdentityConfig {
   if (env.AZURE_FEDERATED_TOKEN_FILE === undefined) {
     return env.AZURE_CLIENT_ID === undefined ? { kind: 'managed' } : { kind: 'managed', clientId: env.AZURE_CLIENT_ID }
   }
   if (env.AZURE_CLIENT_ID === undefined || env.AZURE_TENANT_ID === undefined) {
     throw new ConfigError(
-      'Invalid configuration:\n  AZURE_CLIENT_ID, AZURE_TENANT_ID: required with AZURE_FEDERATED_TOKEN_FILE (workload identity)'
+      'Invalid configuration:\n  AZURE_CLIENT_ID, AZURE_TENANT_ID: ' +
+        'required with AZURE_FEDERATED_TOKEN_FILE (workload identity)'
     )
   }
   const identity: IdentityConfig = {
@@ -270,7 +290,7 @@ function toIdentity(env: Env): IdentityConfig {
 }
 
 // Plain http is only acceptable on loopback (the bundled emulator); anywhere else a JWKS must be https.
-function assertSafeJwksUri(uri: string): void {
+function assertSafeJwksUri (uri: string): void {
   let url: URL
   try {
     url = new URL(uri)
@@ -280,11 +300,13 @@ function assertSafeJwksUri(uri: string): void {
   const { protocol, hostname } = url
   const loopback = hostname === 'localhost' || hostname === '[::1]' || (isIPv4(hostname) && hostname.startsWith('127.'))
   if (protocol !== 'https:' && !loopback) {
-    throw new ConfigError('Invalid configuration:\n  AUTH_JWKS_URI: must be https (plain http is allowed on loopback only)')
+    throw new ConfigError(
+      'Invalid configuration:\n  AUTH_JWKS_URI: must be https (plain http is allowed on loopback only)'
+    )
   }
 }
 
-function deepFreeze<T>(value: T): Readonly<T> {
+function deepFreeze<T> (value: T): Readonly<T> {
   if (value !== null && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child)
     Object.freeze(value)

@@ -2,7 +2,7 @@ import { ManagedIdentityCredential, WorkloadIdentityCredential, type TokenCreden
 import type { IdentityConfig } from './config.js'
 
 /** The broker's own Azure identity: workload identity in AKS, managed identity elsewhere. */
-export function createCredential(identity: IdentityConfig): TokenCredential {
+export function createCredential (identity: IdentityConfig): TokenCredential {
   if (identity.kind === 'workload') {
     return new WorkloadIdentityCredential({
       clientId: identity.clientId,
@@ -11,5 +11,7 @@ export function createCredential(identity: IdentityConfig): TokenCredential {
       ...(identity.authorityHost ? { authorityHost: identity.authorityHost } : {})
     })
   }
-  return identity.clientId ? new ManagedIdentityCredential({ clientId: identity.clientId }) : new ManagedIdentityCredential()
+  return identity.clientId
+    ? new ManagedIdentityCredential({ clientId: identity.clientId })
+    : new ManagedIdentityCredential()
 }

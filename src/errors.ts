@@ -8,7 +8,7 @@ export interface ErrorExtras {
   upstream?: Record<string, unknown>
 }
 
-function define(code: string, message: string, statusCode: number): FastifyErrorConstructor {
+function define (code: string, message: string, statusCode: number): FastifyErrorConstructor {
   return createError(code, message, statusCode)
 }
 
@@ -32,10 +32,22 @@ export const errors = {
   ARM_ERROR: define('ARM_ERROR', 'Azure Resource Manager refused to issue the token', 502),
   ARM_THROTTLED: define('ARM_THROTTLED', 'Azure Resource Manager is throttling token requests; retry later', 503),
   ARM_UNAVAILABLE: define('ARM_UNAVAILABLE', 'Azure Resource Manager could not be reached; retry later', 503),
-  IDENTITY_UNAVAILABLE: define('IDENTITY_UNAVAILABLE', 'The broker could not obtain its managed identity token; retry later', 503),
-  JWKS_UNAVAILABLE: define('JWKS_UNAVAILABLE', 'The signing keys for caller tokens could not be fetched; retry later', 503),
+  IDENTITY_UNAVAILABLE: define(
+    'IDENTITY_UNAVAILABLE',
+    'The broker could not obtain its managed identity token; retry later',
+    503
+  ),
+  JWKS_UNAVAILABLE: define(
+    'JWKS_UNAVAILABLE',
+    'The signing keys for caller tokens could not be fetched; retry later',
+    503
+  ),
   ARM_TIMEOUT: define('ARM_TIMEOUT', 'Azure Resource Manager did not answer in time', 504),
-  AUDIT_UNAVAILABLE: define('AUDIT_UNAVAILABLE', 'The audit record could not be written, so no token was issued; retry later', 503),
+  AUDIT_UNAVAILABLE: define(
+    'AUDIT_UNAVAILABLE',
+    'The audit record could not be written, so no token was issued; retry later',
+    503
+  ),
   OVERLOADED: define('OVERLOADED', 'The broker is overloaded; retry shortly', 503),
   NOT_READY: define('NOT_READY', 'The broker is not ready to serve (starting or shutting down)', 503),
   INTERNAL_ERROR: define('INTERNAL_ERROR', 'An unexpected error occurred', 500)
@@ -46,13 +58,18 @@ export type ErrorCode = keyof typeof errors
 export type BrokerError = Error & { code: ErrorCode; statusCode: number } & ErrorExtras
 
 /** Builds a catalogued error with optional extras. */
-export function brokerError(code: ErrorCode, extras: ErrorExtras & { args?: string[]; cause?: unknown } = {}): BrokerError {
+export function brokerError (
+  code: ErrorCode,
+  extras: ErrorExtras & { args?: string[]; cause?: unknown } = {}
+): BrokerError {
   const { args = [], cause, ...rest } = extras
   const error = new errors[code](...args) as BrokerError
   if (cause !== undefined) error.cause = cause
   return Object.assign(error, rest)
 }
 
-export function isBrokerError(error: unknown): error is BrokerError {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' && Object.hasOwn(errors, error.code)
+export function isBrokerError (error: unknown): error is BrokerError {
+  return (
+    error instanceof Error && 'code' in error && typeof error.code === 'string' && Object.hasOwn(errors, error.code)
+  )
 }

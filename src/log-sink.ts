@@ -21,11 +21,11 @@ const FULL_PIPE_PATIENCE_MS = 1_000
 const FULL_PIPE_WAIT_MS = 5
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
-export function createLogSink(fd: number): LogSink {
+export function createLogSink (fd: number): LogSink {
   let queued: string[] = []
   let group: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined
 
-  function flush(): void {
+  function flush (): void {
     const lines = queued
     const current = group
     queued = []
@@ -40,30 +40,33 @@ export function createLogSink(fd: number): LogSink {
   }
 
   return {
-    write(line) {
+    write (line) {
       queued.push(line)
       if (group === undefined) {
         let resolve!: () => void
         let reject!: (error: unknown) => void
-        const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)))
+        const promise = new Promise<void>((_resolve, _reject) => {
+          resolve = _resolve
+          reject = _reject
+        })
         // Lines nobody waits for (ordinary log lines) must not turn a failed write into an unhandled rejection.
         promise.catch(() => {})
         group = { promise, resolve, reject }
         setImmediate(flush)
       }
     },
-    committed() {
+    committed () {
       return group?.promise ?? Promise.resolve()
     },
     flushSync: flush,
-    close() {
+    close () {
       flush()
       closeSync(fd)
     }
   }
 }
 
-function writeFully(fd: number, data: Buffer): void {
+function writeFully (fd: number, data: Buffer): void {
   let offset = 0
   const giveUpAt = Date.now() + FULL_PIPE_PATIENCE_MS
   while (offset < data.length) {

@@ -15,7 +15,7 @@ export const REDACTED_PATHS = [
   '*.token'
 ]
 
-export function loggerOptions(level: string): LoggerOptions {
+export function loggerOptions (level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },

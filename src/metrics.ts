@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** The broker's Prometheus metrics, in a registry of its own (one per app, so tests stay independent). */
-export function createMetrics() {
+export function createMetrics () {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
@@ -20,7 +20,11 @@ export function createMetrics() {
       registers
     }),
     cacheEntries: new Gauge({ name: 'vi_broker_cache_entries', help: 'Tokens in the cache', registers }),
-    refreshFailures: new Counter({ name: 'vi_broker_refresh_failures_total', help: 'Failed background refreshes', registers }),
+    refreshFailures: new Counter({
+      name: 'vi_broker_refresh_failures_total',
+      help: 'Failed background refreshes',
+      registers
+    }),
     armDuration: new Histogram({
       name: 'vi_broker_arm_request_duration_seconds',
       help: 'ARM generateRestrictedViewerAccessToken latency, by HTTP status (0 when no answer)',
@@ -33,11 +37,15 @@ export function createMetrics() {
       help: 'x-ms-ratelimit-remaining-subscription-writes from the latest ARM answer',
       registers
     }),
-    throttleHolds: new Counter({ name: 'vi_broker_arm_throttle_holds_total', help: 'ARM 429s that held back all minting', registers }),
+    throttleHolds: new Counter({
+      name: 'vi_broker_arm_throttle_holds_total',
+      help: 'ARM 429s that held back all minting',
+      registers
+    }),
     armInFlight: new Gauge({ name: 'vi_broker_arm_in_flight', help: 'ARM calls in flight', registers }),
     identityRefreshes: new Counter({
       name: 'vi_broker_identity_token_requests_total',
-      help: 'Requests for the broker\'s own ARM token from the identity endpoint',
+      help: "Requests for the broker's own ARM token from the identity endpoint",
       labelNames: ['result'] as const,
       registers
     }),

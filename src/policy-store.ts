@@ -16,7 +16,7 @@ export interface PolicyStore {
 
 const DEBOUNCE_MS = 100
 
-export function createPolicyStore(options: {
+export function createPolicyStore (options: {
   file: string
   initial: Policy
   logger: Logger
@@ -29,7 +29,7 @@ export function createPolicyStore(options: {
   let timer: NodeJS.Timeout | undefined
   let reloading = Promise.resolve<ReloadResult>('unchanged')
 
-  async function reloadNow(reason: string): Promise<ReloadResult> {
+  async function reloadNow (reason: string): Promise<ReloadResult> {
     let result: ReloadResult
     try {
       const text = await readPolicyFile(file)
@@ -43,7 +43,10 @@ export function createPolicyStore(options: {
       }
     } catch (error) {
       result = 'rejected'
-      logger.error({ reason, problem: (error as Error).message }, 'new policy rejected; the previous policy stays in force')
+      logger.error(
+        { reason, problem: (error as Error).message },
+        'new policy rejected; the previous policy stays in force'
+      )
     }
     options.onReload?.(result)
     return result
@@ -51,12 +54,12 @@ export function createPolicyStore(options: {
 
   return {
     current: () => policy,
-    reload(reason) {
+    reload (reason) {
       // One reload at a time, in order.
       reloading = reloading.then(() => reloadNow(reason))
       return reloading
     },
-    watch() {
+    watch () {
       // Watch the directory, not the file: ConfigMaps swap a ..data symlink, and editors replace files.
       watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
         if (name !== null && name !== basename(file) && !name.startsWith('..')) return
@@ -64,7 +67,7 @@ export function createPolicyStore(options: {
         timer = setTimeout(() => void this.reload('file changed'), DEBOUNCE_MS)
       })
     },
-    close() {
+    close () {
       clearTimeout(timer)
       watcher?.close()
     }

@@ -65,7 +65,7 @@ export class PolicyError extends Error {
 const ANY_ID = 'any'
 type Grants = Map<Scope, Set<string> | typeof ANY_ID>
 
-export function createPolicy(document: unknown): Policy {
+export function createPolicy (document: unknown): Policy {
   const valid = validatePolicy(document)
   const callers = new Map<string, Grants>()
   const defaultLimit = valid.rateLimit ? toRateLimit(valid.rateLimit, '/rateLimit') : DEFAULT_RATE_LIMIT
@@ -88,7 +88,7 @@ export function createPolicy(document: unknown): Policy {
     isAdmin: (caller) => admins.has(caller),
     isKnown: (caller) => callers.has(caller),
     rateLimitFor: (caller) => limits.get(caller) ?? defaultLimit,
-    isAllowed(caller, scope, id) {
+    isAllowed (caller, scope, id) {
       const grant = callers.get(caller)?.get(scope)
       if (grant === undefined) return false
       return grant === ANY_ID || (id !== undefined && grant.has(id))
@@ -96,11 +96,11 @@ export function createPolicy(document: unknown): Policy {
   }
 }
 
-export async function loadPolicyFile(path: string): Promise<Policy> {
+export async function loadPolicyFile (path: string): Promise<Policy> {
   return policyFromText(await readPolicyFile(path), path)
 }
 
-export async function readPolicyFile(path: string): Promise<string> {
+export async function readPolicyFile (path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8')
   } catch (error) {
@@ -109,7 +109,7 @@ export async function readPolicyFile(path: string): Promise<string> {
 }
 
 /** Parses and validates a policy file's text; errors name the file and the bad entry. */
-export function policyFromText(text: string, path: string): Policy {
+export function policyFromText (text: string, path: string): Policy {
   let document: unknown
   try {
     document = JSON.parse(text)
@@ -123,7 +123,7 @@ export function policyFromText(text: string, path: string): Policy {
   }
 }
 
-function validatePolicy(document: unknown): PolicyDocument {
+function validatePolicy (document: unknown): PolicyDocument {
   const normalised = lowerCaseScopes(document)
   const errors = Value.Errors(PolicySchema, normalised)
   if (errors.length > 0) {
@@ -145,11 +145,11 @@ function validatePolicy(document: unknown): PolicyDocument {
   return valid
 }
 
-function escapePointer(segment: string): string {
+function escapePointer (segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1')
 }
 
-function toRateLimit(limit: { max: number; timeWindow: number | string }, path: string): CallerRateLimit {
+function toRateLimit (limit: { max: number; timeWindow: number | string }, path: string): CallerRateLimit {
   const timeWindowMs = typeof limit.timeWindow === 'number' ? limit.timeWindow : ms(limit.timeWindow as StringValue)
   if (typeof timeWindowMs !== 'number' || !(timeWindowMs > 0)) {
     throw new PolicyError(`invalid policy:\n  ${path}/timeWindow: not a duration (use milliseconds or e.g. "1 minute")`)
@@ -158,7 +158,7 @@ function toRateLimit(limit: { max: number; timeWindow: number | string }, path: 
 }
 
 // Scope names are case-insensitive, as in the URLs, so "Video" and "video" mean the same rule.
-function lowerCaseScopes(document: unknown): unknown {
+function lowerCaseScopes (document: unknown): unknown {
   const callers = (document as { callers?: unknown } | null)?.callers
   if (callers === null || typeof callers !== 'object') return document
   const copy = structuredClone(document) as { callers: Record<string, { allow?: unknown }> }

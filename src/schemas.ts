@@ -4,12 +4,17 @@ import { ID_PATTERN } from './scope.js'
 
 const ErrorDetail = Type.Object({ code: Type.String(), message: Type.String() })
 
-const REQUEST_ID_HEADER = { 'x-request-id': { type: 'string', description: 'The request id, for tracing; echoes a well-formed incoming x-request-id' } }
+const REQUEST_ID_HEADER = {
+  'x-request-id': {
+    type: 'string',
+    description: 'The request id, for tracing; echoes a well-formed incoming x-request-id'
+  }
+}
 const RETRY_AFTER_HEADER = { 'retry-after': { type: 'integer', description: 'Seconds to wait before retrying' } }
 const WWW_AUTHENTICATE_HEADER = { 'www-authenticate': { type: 'string', examples: ['Bearer error="invalid_token"'] } }
 
 /** The ErrorResponse shape of the ARM spec, narrowed to the codes one status can carry. */
-export function errorResponse(codes: ErrorCode[], description: string): TSchema {
+export function errorResponse (codes: ErrorCode[], description: string): TSchema {
   const status = brokerError(codes[0] as ErrorCode).statusCode
   const headers = {
     ...REQUEST_ID_HEADER,
@@ -21,7 +26,9 @@ export function errorResponse(codes: ErrorCode[], description: string): TSchema 
       error: Type.Object({
         code: Type.Enum(codes, { description: 'A stable code from the error catalogue (see ErrorCode)' }),
         message: Type.String(),
-        details: Type.Optional(Type.Array(ErrorDetail, { description: 'Safe upstream facts, such as the error code ARM answered with' }))
+        details: Type.Optional(
+          Type.Array(ErrorDetail, { description: 'Safe upstream facts, such as the error code ARM answered with' })
+        )
       })
     },
     {
@@ -32,12 +39,12 @@ export function errorResponse(codes: ErrorCode[], description: string): TSchema 
   )
 }
 
-function catalogueMessage(code: ErrorCode): string {
+function catalogueMessage (code: ErrorCode): string {
   return brokerError(code).message.replace('%s', '{scope}')
 }
 
 /** Every code in the catalogue, with its status and message, for the OpenAPI components. */
-export function errorCodeSchema(): Record<string, unknown> {
+export function errorCodeSchema (): Record<string, unknown> {
   const entries = (Object.keys(errors) as ErrorCode[]).map(
     (code) => `- \`${code}\` (${brokerError(code).statusCode}): ${catalogueMessage(code)}`
   )
@@ -50,7 +57,9 @@ export function errorCodeSchema(): Record<string, unknown> {
 
 export const TokenResponse = Type.Object(
   {
-    accessToken: Type.String({ description: 'Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life)' }),
+    accessToken: Type.String({
+      description: 'Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life)'
+    }),
     scope: Type.Enum(['Account', 'Project', 'Video'], { description: "ARM's name of the token's scope" }),
     videoId: Type.Optional(Type.String({ description: 'Present for Video scope' })),
     projectId: Type.Optional(Type.String({ description: 'Present for Project scope' })),
@@ -61,7 +70,11 @@ export const TokenResponse = Type.Object(
     description: 'The token. It always has at least TOKEN_MIN_REMAINING_SECONDS (300 s by default) of life left',
     headers: {
       ...REQUEST_ID_HEADER,
-      'cache-control': { type: 'string', examples: ['no-store'], description: 'Tokens must not be stored by intermediaries' }
+      'cache-control': {
+        type: 'string',
+        examples: ['no-store'],
+        description: 'Tokens must not be stored by intermediaries'
+      }
     },
     examples: [
       {
@@ -85,7 +98,10 @@ export const HealthResponse = Type.Object(
 /** Every authenticated route needs the caller's bearer JWT. */
 export const BEARER_SECURITY = [{ bearerAuth: [] }]
 
-export const UNAUTHENTICATED_RESPONSE = errorResponse(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED', 'AUTH_NO_CALLER'], 'No valid caller JWT')
+export const UNAUTHENTICATED_RESPONSE = errorResponse(
+  ['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED', 'AUTH_NO_CALLER'],
+  'No valid caller JWT'
+)
 
 export const INVALID_ID_RESPONSE = errorResponse(
   ['INVALID_ID'],

@@ -12,7 +12,8 @@ import { open, seal, type Keyring } from './token-sealer.js'
 const POLL_MS = 25
 // Deletes the lock only if it still holds our token: a lock that expired and was taken by another
 // replica is not ours to release.
-const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+const RELEASE_SCRIPT =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 export interface SharedCache {
   /**
@@ -37,7 +38,7 @@ export interface SharedCacheOptions {
 }
 
 /** The Redis tier behind each replica's LRU. Values are sealed with AES-256-GCM; keys are hashes. */
-export function createSharedCache(options: SharedCacheOptions): SharedCache {
+export function createSharedCache (options: SharedCacheOptions): SharedCache {
   const { redis, keyring, clock, logger, metrics } = options
   const openMs = options.circuitOpenMs ?? 5_000
   // While open, Redis is probed in the background too: hits served from memory never touch it.
@@ -48,7 +49,10 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
     onChange: (state, error) => {
       metrics.redisCircuit.set(state === 'open' ? 1 : 0)
       if (state === 'open') {
-        logger.warn({ problem: (error as Error).message }, 'redis failing: circuit open, serving from memory and ARM only')
+        logger.warn(
+          { problem: (error as Error).message },
+          'redis failing: circuit open, serving from memory and ARM only'
+        )
         probe ??= setInterval(() => void breaker.run(() => redis.ping(), null), openMs).unref()
       } else {
         logger.info('redis answering again: circuit closed')
@@ -58,10 +62,11 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
     }
   })
 
-  const redisKey = (kind: 'token' | 'lock', key: string) => `vi-token-broker:${kind}:${createHash('sha256').update(key).digest('hex')}`
+  const redisKey = (kind: 'token' | 'lock', key: string) =>
+    `vi-token-broker:${kind}:${createHash('sha256').update(key).digest('hex')}`
 
   /** A sealed token that still has more than the refresh-ahead window left, or undefined. */
-  async function read(key: string): Promise<MintedToken | undefined> {
+  async function read (key: string): Promise<MintedToken | undefined> {
     const sealed = await breaker.run(() => redis.get(redisKey('token', key)), null)
     if (sealed === null) return undefined
     try {
@@ -79,18 +84,21 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
    * Milliseconds the token can still be served: exp minus the minimum remaining life. A token whose
    * exp cannot be read is not shared (0): other replicas could not tell when it expires.
    */
-  function freshFor(accessToken: string): number {
+  function freshFor (accessToken: string): number {
     const expiresAt = readExpiry(accessToken)
     return expiresAt === undefined ? 0 : expiresAt - options.minRemainingSeconds * 1000 - clock.now()
   }
 
-  async function write(key: string, token: MintedToken): Promise<void> {
+  async function write (key: string, token: MintedToken): Promise<void> {
     const ttl = Math.floor(freshFor(token.accessToken))
     if (ttl <= 0) return
-    await breaker.run(() => redis.set(redisKey('token', key), seal(keyring, JSON.stringify(token), key), 'PX', ttl), null)
+    await breaker.run(
+      () => redis.set(redisKey('token', key), seal(keyring, JSON.stringify(token), key), 'PX', ttl),
+      null
+    )
   }
 
-  async function tryLock(key: string): Promise<string | undefined> {
+  async function tryLock (key: string): Promise<string | undefined> {
     const owner = randomUUID()
     const result = await breaker.run(() => redis.set(redisKey('lock', key), owner, 'PX', options.lockMs, 'NX'), null)
     if (result === 'OK') return owner
@@ -99,12 +107,12 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
     return result === null && breaker.state === 'open' ? owner : undefined
   }
 
-  async function release(key: string, owner: string): Promise<void> {
+  async function release (key: string, owner: string): Promise<void> {
     await breaker.run(() => redis.eval(RELEASE_SCRIPT, 1, redisKey('lock', key), owner), 0)
   }
 
   return {
-    async mintOnce(key, mint) {
+    async mintOnce (key, mint) {
       const deadline = performance.now() + options.lockMs
       for (;;) {
         const shared = await read(key)
@@ -117,7 +125,9 @@ export function createSharedCache(options: SharedCacheOptions): SharedCache {
           try {
             // Another replica may have written the value and released the lock since our read.
             const written = await read(key)
-            /* c8 ignore next 4: a race (another replica writes and unlocks between our read and our lock) that the fleet test hits under load but no test can time */
+            // A race (another replica writes and unlocks between our read and our lock)
+            // that the fleet test hits under load but no test can time.
+            /* c8 ignore next 4: the race above */
             if (written) {
               metrics.sharedCache.inc({ result: 'hit' })
               return written

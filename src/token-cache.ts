@@ -5,7 +5,10 @@ import type { Clock } from './clock.js'
 import { brokerError } from './errors.js'
 import type { Scope } from './scope.js'
 
-/** How a request was served: from cache, by a fresh mint, by joining a mint in flight, or from cache while refreshing. */
+/**
+ * How a request was served: from cache, by a fresh mint, by joining a mint in flight,
+ * or from cache while refreshing.
+ */
 export type CacheOutcome = 'hit' | 'miss' | 'coalesced' | 'refresh'
 
 export interface CachedToken {
@@ -42,7 +45,7 @@ export interface TokenCacheOptions {
 }
 
 /** The cache key of a scope's token. The broker serves one account, so the key leaves it out. */
-export function tokenCacheKey(scope: Scope, id: string | undefined): string {
+export function tokenCacheKey (scope: Scope, id: string | undefined): string {
   return `${scope}/${id ?? ''}`
 }
 
@@ -56,7 +59,7 @@ const REFRESH_BACKOFF_MAX_MS = 60_000
  * share one mint, and a hit close to the end of its life starts one background refresh.
  * Failures are never stored.
  */
-export function createTokenCache(options: TokenCacheOptions): TokenCache {
+export function createTokenCache (options: TokenCacheOptions): TokenCache {
   const { clock, onRefreshError, fingerprint, random = Math.random } = options
   const minRemainingMs = options.minRemainingSeconds * 1000
   const refreshAheadMs = options.refreshAheadSeconds * 1000
@@ -67,7 +70,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   // After a failed background refresh, the next attempt for that key waits: exponential, with jitter.
   const refreshRetry = new Map<string, { failures: number; notBefore: number }>()
 
-  function refresh(key: string, mint: () => Promise<MintedToken>): void {
+  function refresh (key: string, mint: () => Promise<MintedToken>): void {
     startMint(key, mint).then(
       () => refreshRetry.delete(key),
       (error: unknown) => {
@@ -79,7 +82,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     )
   }
 
-  function startMint(key: string, mint: () => Promise<MintedToken>): Promise<CachedToken> {
+  function startMint (key: string, mint: () => Promise<MintedToken>): Promise<CachedToken> {
     const issuedAt = clock.now()
     const pending = mint()
       .then((minted) => {
@@ -103,10 +106,10 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   }
 
   return {
-    get size() {
+    get size () {
       return entries.size
     },
-    evict(key) {
+    evict (key) {
       if (key !== undefined) {
         refreshRetry.delete(key)
         return entries.delete(key) ? 1 : 0
@@ -116,7 +119,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       refreshRetry.clear()
       return evicted
     },
-    async get(key, mint) {
+    async get (key, mint) {
       const now = clock.now()
       let cached = entries.get(key)
       // Exact to the millisecond: a token is never served with less than the minimum life left.
@@ -140,7 +143,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
 }
 
 /** The token's exp claim in epoch ms, or undefined when it cannot be read. */
-export function readExpiry(accessToken: string): number | undefined {
+export function readExpiry (accessToken: string): number | undefined {
   try {
     const { exp } = decodeJwt(accessToken)
     return typeof exp === 'number' ? exp * 1000 : undefined

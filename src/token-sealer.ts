@@ -11,14 +11,16 @@ export class KeyringError extends Error {
 }
 
 /** Parses CACHE_ENCRYPTION_KEY: `kid:base64key[,kid:base64key...]`, newest first; each key 32 bytes. */
-export function parseKeyring(value: string): Keyring {
+export function parseKeyring (value: string): Keyring {
   const keys = new Map<string, Buffer>()
   for (const entry of value.split(',')) {
     const match = /^([A-Za-z0-9_-]{1,32}):([A-Za-z0-9+/=_-]+)$/.exec(entry.trim())
     if (!match) throw new KeyringError('each entry must be kid:base64key (kid: letters, digits, _ or -)')
     const [, kid, encoded] = match as unknown as [string, string, string]
     const key = Buffer.from(encoded, 'base64')
-    if (key.length !== 32) throw new KeyringError(`key "${kid}" must be 32 bytes (base64 of 32 random bytes), not ${key.length}`)
+    if (key.length !== 32) {
+      throw new KeyringError(`key "${kid}" must be 32 bytes (base64 of 32 random bytes), not ${key.length}`)
+    }
     if (keys.has(kid)) throw new KeyringError(`key id "${kid}" appears twice`)
     keys.set(kid, key)
   }
@@ -30,7 +32,7 @@ export function parseKeyring(value: string): Keyring {
  * stored for) is authenticated, so a value copied under another key fails to open.
  * Format: v1.<kid>.<iv>.<tag>.<ciphertext>, base64url parts.
  */
-export function seal(keyring: Keyring, plaintext: string, associatedData: string): string {
+export function seal (keyring: Keyring, plaintext: string, associatedData: string): string {
   const iv = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', keyring.keys.get(keyring.currentKid) as Buffer, iv)
   cipher.setAAD(Buffer.from(associatedData))
@@ -41,7 +43,7 @@ export function seal(keyring: Keyring, plaintext: string, associatedData: string
 }
 
 /** Opens a sealed value; throws on an unknown key id, a malformed value, or failed authentication. */
-export function open(keyring: Keyring, sealed: string, associatedData: string): string {
+export function open (keyring: Keyring, sealed: string, associatedData: string): string {
   const parts = sealed.split('.')
   if (parts.length !== 5 || parts[0] !== 'v1') throw new KeyringError('not a sealed value')
   const [, kid, iv, tag, ciphertext] = parts as [string, string, string, string, string]

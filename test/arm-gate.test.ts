@@ -9,8 +9,14 @@ t.test('at most maxConcurrency callers hold a slot; the rest queue in order', as
   const first = await gate.acquire(never())
   const second = await gate.acquire(never())
   const order: string[] = []
-  const third = gate.acquire(never()).then((release) => (order.push('third'), release))
-  const fourth = gate.acquire(never()).then((release) => (order.push('fourth'), release))
+  const third = gate.acquire(never()).then((release) => {
+    order.push('third')
+    return release
+  })
+  const fourth = gate.acquire(never()).then((release) => {
+    order.push('fourth')
+    return release
+  })
   t.match(gate.stats(), { inFlight: 2, queued: 2 })
   first()
   ;(await third)()
@@ -72,7 +78,10 @@ t.test('with few writes left, calls are spaced to the refill rate', async (t) =>
   const next = gate.acquire(deadline.signal)
   deadline.abort()
   const settled = await Promise.allSettled([paced, next])
-  t.ok(settled.some((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'ARM_TIMEOUT'), 'pacing honours the deadline')
+  t.ok(
+    settled.some((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'ARM_TIMEOUT'),
+    'pacing honours the deadline'
+  )
   for (const r of settled) if (r.status === 'fulfilled') r.value()
   t.equal(gate.stats().inFlight, 0)
 })

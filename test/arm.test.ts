@@ -12,9 +12,10 @@ import { fakeArm, fakeCredential, type FakeReply } from './support/fake-arm.js'
 const config = loadConfig({ ...TEST_ENV, ARM_TIMEOUT_MS: '300', ARM_RETRY_AFTER_CAP_SECONDS: '1' })
 const ACCOUNT_PATH =
   '/subscriptions/b04775c3-63fa-40f3-9430-139d2e5522d3/resourceGroups/contosto-azurevideoindexer-rg' +
-  '/providers/Microsoft.VideoIndexer/accounts/contosto-azurevideoindexer/generateRestrictedViewerAccessToken?api-version=2024-01-01'
+  '/providers/Microsoft.VideoIndexer/accounts/contosto-azurevideoindexer' +
+  '/generateRestrictedViewerAccessToken?api-version=2024-01-01'
 
-function client(replies: Array<FakeReply | (() => Promise<FakeReply>)>, overrides: Partial<ArmClientOptions> = {}) {
+function client (replies: Array<FakeReply | (() => Promise<FakeReply>)>, overrides: Partial<ArmClientOptions> = {}) {
   let call = 0
   const arm = fakeArm(async () => {
     const reply = replies[Math.min(call++, replies.length - 1)] as FakeReply | (() => Promise<FakeReply>)
@@ -44,16 +45,15 @@ t.test('mints with the scope and id in the body and the identity token as bearer
   await armClient.mint({ scope: 'account' })
   t.same(video, { accessToken: 'minted-token', armRequestId: 'req-1' })
   t.equal(calls[0]?.url, `https://management.azure.com${ACCOUNT_PATH}`)
-  t.same(calls.map((c) => c.body), [
-    { scope: 'Video', videoId: 'abc123' },
-    { scope: 'Project', projectId: '07ec9e38d4' },
-    { scope: 'Account' }
-  ])
+  t.same(
+    calls.map((c) => c.body),
+    [{ scope: 'Video', videoId: 'abc123' }, { scope: 'Project', projectId: '07ec9e38d4' }, { scope: 'Account' }]
+  )
   t.equal(calls[0]?.authorization, 'Bearer fake-identity-token-0123456789')
   t.equal(identity.calls, 1, 'the identity token is reused, not fetched per call')
 })
 
-t.test('ARM errors become 502 ARM_ERROR with ARM\'s code in the details, parsed defensively', async (t) => {
+t.test("ARM errors become 502 ARM_ERROR with ARM's code in the details, parsed defensively", async (t) => {
   for (const [reply, armCode] of [
     [{ status: 400, body: {} }, 'HTTP400'],
     [{ status: 404, body: { error: { code: 'ResourceNotFound', message: 'internal detail' } } }, 'ResourceNotFound'],
@@ -63,7 +63,11 @@ t.test('ARM errors become 502 ARM_ERROR with ARM\'s code in the details, parsed 
     const { armClient, calls } = client([reply])
     const error = await armClient.mint({ scope: 'video', id: 'x' }).catch((e: unknown) => e)
     t.match(error, { code: 'ARM_ERROR', statusCode: 502, details: [{ code: armCode }] }, `HTTP ${reply.status}`)
-    t.notMatch(JSON.stringify((error as { details: unknown }).details), /internal detail/, 'ARM\'s message stays in the logs')
+    t.notMatch(
+      JSON.stringify((error as { details: unknown }).details),
+      /internal detail/,
+      "ARM's message stays in the logs"
+    )
     t.equal(calls.length, 1, 'client errors are not retried')
   }
 })
@@ -73,7 +77,7 @@ t.test('a 200 without an access token is an ARM_ERROR', async (t) => {
   await t.rejects(armClient.mint({ scope: 'account' }), { code: 'ARM_ERROR', details: [{ code: 'InvalidResponse' }] })
 })
 
-t.test('server errors are retried a bounded number of times, then answered as 503 with ARM\'s code', async (t) => {
+t.test("server errors are retried a bounded number of times, then answered as 503 with ARM's code", async (t) => {
   const recovering = client([{ status: 500 }, { status: 502 }, ok])
   t.equal((await recovering.armClient.mint({ scope: 'account' })).accessToken, 'minted-token')
   t.equal(recovering.calls.length, 3)
@@ -94,7 +98,11 @@ t.test('429 honours Retry-After up to the cap, then answers 503 ARM_THROTTLED wi
   t.equal(short.calls.length, 2)
 
   const long = client([{ status: 429, headers: { 'retry-after': '30' } }])
-  await t.rejects(long.armClient.mint({ scope: 'account' }), { code: 'ARM_THROTTLED', statusCode: 503, retryAfterSeconds: 30 })
+  await t.rejects(long.armClient.mint({ scope: 'account' }), {
+    code: 'ARM_THROTTLED',
+    statusCode: 503,
+    retryAfterSeconds: 30
+  })
   t.equal(long.calls.length, 1, 'a wait beyond the cap is handed back to the caller, not slept')
 
   const unspecified = client([{ status: 429 }])
@@ -110,7 +118,11 @@ t.test('503 and network failures are ARM_UNAVAILABLE with Retry-After', async (t
       throw new RestError('connect ECONNREFUSED', { code: 'ECONNREFUSED' })
     }
   ])
-  await t.rejects(refused.armClient.mint({ scope: 'account' }), { code: 'ARM_UNAVAILABLE', statusCode: 503, retryAfterSeconds: 5 })
+  await t.rejects(refused.armClient.mint({ scope: 'account' }), {
+    code: 'ARM_UNAVAILABLE',
+    statusCode: 503,
+    retryAfterSeconds: 5
+  })
   t.equal(refused.calls.length, config.arm.maxRetries + 1)
 })
 
@@ -128,7 +140,7 @@ t.test('a retry that would pass the deadline is not attempted', async (t) => {
 
 t.test('identity failures are IDENTITY_UNAVAILABLE, whether they throw or hang', async (t) => {
   const throwing: TokenCredential = {
-    async getToken() {
+    async getToken () {
       throw new CredentialUnavailableError('no identity endpoint')
     }
   }

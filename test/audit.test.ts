@@ -26,7 +26,7 @@ const RECORD: AuditRecord = {
 }
 
 /** A real pino logger at this level, writing to a capture stream. */
-function capturedLogger(level: string) {
+function capturedLogger (level: string) {
   const logs = new LogCapture()
   return { logger: pino({ level }, logs), logs }
 }

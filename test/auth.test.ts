@@ -20,7 +20,10 @@ const COMMON = {
 }
 const HS256: AuthConfig = { mode: 'hs256', secret: TEST_SECRET, ...COMMON }
 
-const jwksAuth = (jwksUri: string, overrides: Partial<{ jwksTimeoutMs: number; jwksCooldownMs: number }> = {}): AuthConfig => ({
+const jwksAuth = (
+  jwksUri: string,
+  overrides: Partial<{ jwksTimeoutMs: number; jwksCooldownMs: number }> = {}
+): AuthConfig => ({
   mode: 'jwks',
   jwksUri,
   jwksTimeoutMs: 2_000,
@@ -31,10 +34,11 @@ const jwksAuth = (jwksUri: string, overrides: Partial<{ jwksTimeoutMs: number; j
 
 const resolverFor = (auth: AuthConfig) => jwtOptions(auth).secret as unknown as KeyResolver
 const REQUEST = {} as FastifyRequest
-const header = (kid: string | undefined, alg = 'RS256') => ({ header: { alg, kid }, payload: {} }) as unknown as TokenOrHeader
+const header = (kid: string | undefined, alg = 'RS256') =>
+  ({ header: { alg, kid }, payload: {} }) as unknown as TokenOrHeader
 
 /** The rejection of a promise, failing the test if it resolves. */
-async function rejectionOf(t: Test, promise: Promise<unknown>): Promise<BrokerError> {
+async function rejectionOf (t: Test, promise: Promise<unknown>): Promise<BrokerError> {
   try {
     await promise
   } catch (error) {
@@ -52,17 +56,20 @@ interface SigningKey {
   pem: string
 }
 
-async function signingKey(kid: string): Promise<SigningKey> {
+async function signingKey (kid: string): Promise<SigningKey> {
   const { publicKey, privateKey } = await generateKeyPair('RS256')
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }
-  const pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string
+  const pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({
+    type: 'spki',
+    format: 'pem'
+  }) as string
   return { kid, privateKey, jwk, pem }
 }
 
 type JwksBehaviour = 'serve' | 'fail-500' | 'hang'
 
 /** A JWKS endpoint on 127.0.0.1 that counts its hits; its keys and behaviour can change during a test. */
-async function jwksServer(t: Test, keys: JWK[]) {
+async function jwksServer (t: Test, keys: JWK[]) {
   const state = { hits: 0, keys, behaviour: 'serve' as JwksBehaviour }
   const server: Server = createServer((_request, response) => {
     state.hits++
@@ -98,7 +105,11 @@ t.test('callerIdFrom', async (t) => {
 
   t.test('skips empty, too long and non-string values', async (t) => {
     for (const unusable of ['', 'x'.repeat(257), 42, true, null, ['portal-bff'], { id: 'portal-bff' }]) {
-      t.equal(callerIdFrom({ azp: unusable, sub: 'subject' }, claimNames), 'subject', `skips ${JSON.stringify(unusable)}`)
+      t.equal(
+        callerIdFrom({ azp: unusable, sub: 'subject' }, claimNames),
+        'subject',
+        `skips ${JSON.stringify(unusable)}`
+      )
     }
   })
 
@@ -113,7 +124,11 @@ t.test('callerIdFrom', async (t) => {
 
   t.test('throws AUTH_NO_CALLER when no claim holds a usable string', async (t) => {
     for (const claims of [{}, { azp: '', appid: 7, sub: 'x'.repeat(300) }, { name: 'someone' }]) {
-      t.throws(() => callerIdFrom(claims, claimNames), { code: 'AUTH_NO_CALLER', statusCode: 401 }, JSON.stringify(claims))
+      t.throws(
+        () => callerIdFrom(claims, claimNames),
+        { code: 'AUTH_NO_CALLER', statusCode: 401 },
+        JSON.stringify(claims)
+      )
     }
     t.throws(() => callerIdFrom({ azp: 'portal-bff' }, []), { code: 'AUTH_NO_CALLER' }, 'no claim names configured')
   })
@@ -312,8 +327,11 @@ t.test('the JWKS key resolver', async (t) => {
   })
 })
 
-/** Verifies the request's bearer token the way the app does: @fastify/jwt with jwtOptions, errors through toAuthError. */
-async function verifyingApp(t: Test, auth: AuthConfig) {
+/**
+ * Verifies the request's bearer token the way the app does: @fastify/jwt with jwtOptions,
+ * errors through toAuthError.
+ */
+async function verifyingApp (t: Test, auth: AuthConfig) {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(fastifyJwt, jwtOptions(auth))
@@ -341,16 +359,36 @@ t.test('through @fastify/jwt (HS256)', async (t) => {
   t.same(await verify(), { code: 'AUTH_REQUIRED', statusCode: 401 }, 'no Authorization header')
   t.same(await verify('Basic dXNlcjpwYXNz'), { code: 'AUTH_REQUIRED', statusCode: 401 }, 'not a bearer token')
   t.same(await verify('Bearer not.a.jwt'), { code: 'AUTH_INVALID', statusCode: 401 }, 'a malformed token')
-  t.same(await verify(await bearer('portal-bff', { expiresIn: now - 600 })), { code: 'AUTH_EXPIRED', statusCode: 401 }, 'expired beyond the skew')
-  t.same(await verify(await bearer('portal-bff', { expiresIn: now - 30 })), { caller: 'portal-bff' }, 'expired within the 60 s skew')
+  t.same(
+    await verify(await bearer('portal-bff', { expiresIn: now - 600 })),
+    { code: 'AUTH_EXPIRED', statusCode: 401 },
+    'expired beyond the skew'
+  )
+  t.same(
+    await verify(await bearer('portal-bff', { expiresIn: now - 30 })),
+    { caller: 'portal-bff' },
+    'expired within the 60 s skew'
+  )
   t.same(
     await verify(await bearer('portal-bff', { secret: 'another-secret-that-is-32-bytes-long!!' })),
     { code: 'AUTH_INVALID', statusCode: 401 },
     'a wrong signature'
   )
-  t.same(await verify(await bearer('portal-bff', { claims: { iss: 'https://other.test/' } })), { code: 'AUTH_INVALID', statusCode: 401 }, 'a wrong issuer')
-  t.same(await verify(await bearer('portal-bff', { claims: { aud: 'api://other' } })), { code: 'AUTH_INVALID', statusCode: 401 }, 'a wrong audience')
-  t.same(await verify(await bearer('portal-bff', { expiresIn: null as unknown as string })), { code: 'AUTH_INVALID', statusCode: 401 }, 'no exp claim')
+  t.same(
+    await verify(await bearer('portal-bff', { claims: { iss: 'https://other.test/' } })),
+    { code: 'AUTH_INVALID', statusCode: 401 },
+    'a wrong issuer'
+  )
+  t.same(
+    await verify(await bearer('portal-bff', { claims: { aud: 'api://other' } })),
+    { code: 'AUTH_INVALID', statusCode: 401 },
+    'a wrong audience'
+  )
+  t.same(
+    await verify(await bearer('portal-bff', { expiresIn: null as unknown as string })),
+    { code: 'AUTH_INVALID', statusCode: 401 },
+    'no exp claim'
+  )
 })
 
 t.test('through @fastify/jwt (JWKS)', async (t) => {
@@ -368,10 +406,18 @@ t.test('through @fastify/jwt (JWKS)', async (t) => {
   const hs256 = await callerToken('admin-bff')
   t.same(await verify(`Bearer ${hs256}`), { code: 'AUTH_INVALID', statusCode: 401 }, 'an HS256 token is refused')
   const stranger = await signingKey('key-1')
-  t.same(await verify(`Bearer ${await sign({}, stranger)}`), { code: 'AUTH_INVALID', statusCode: 401 }, 'signed by another key with the same kid')
+  t.same(
+    await verify(`Bearer ${await sign({}, stranger)}`),
+    { code: 'AUTH_INVALID', statusCode: 401 },
+    'signed by another key with the same kid'
+  )
   state.behaviour = 'fail-500'
   const unknownKid = await sign({}, await signingKey('key-9'))
-  t.same(await verify(`Bearer ${unknownKid}`), { code: 'AUTH_INVALID', statusCode: 401 }, 'an unknown kid within the cooldown')
+  t.same(
+    await verify(`Bearer ${unknownKid}`),
+    { code: 'AUTH_INVALID', statusCode: 401 },
+    'an unknown kid within the cooldown'
+  )
 })
 
 t.test('through @fastify/jwt: JWKS_UNAVAILABLE reaches the caller as a 503', async (t) => {

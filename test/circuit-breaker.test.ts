@@ -5,7 +5,12 @@ import { fakeClock } from './support/fake-clock.js'
 t.test('opens after consecutive failures, short-circuits, probes after openMs, closes on success', async (t) => {
   const clock = fakeClock()
   const changes: CircuitState[] = []
-  const breaker = createCircuitBreaker({ failureThreshold: 2, openMs: 1_000, now: clock.now, onChange: (s) => changes.push(s) })
+  const breaker = createCircuitBreaker({
+    failureThreshold: 2,
+    openMs: 1_000,
+    now: clock.now,
+    onChange: (s) => changes.push(s)
+  })
   let calls = 0
   const failing = async () => {
     calls++

@@ -22,7 +22,7 @@ type Env = Record<string, string | undefined>
 const load = (overrides: Env = {}) => loadConfig({ ...MINIMAL, ...overrides })
 
 /** The ConfigError message thrown for this environment (fails the test if it loads). */
-function failure(t: Test, overrides: Env): string {
+function failure (t: Test, overrides: Env): string {
   try {
     load(overrides)
   } catch (error) {
@@ -35,7 +35,9 @@ function failure(t: Test, overrides: Env): string {
 
 /** The values a ConfigError message shows after "(got ". */
 const shownValues = (message: string) =>
-  [...message.matchAll(/\(got (.*)\)$/gm)].map(([, shown]) => (shown!.startsWith('"') ? (JSON.parse(shown!) as string) : shown!))
+  [...message.matchAll(/\(got (.*)\)$/gm)].map(([, shown]) =>
+    shown!.startsWith('"') ? (JSON.parse(shown!) as string) : shown!
+  )
 
 t.test('defaults', async (t) => {
   const config = load()
@@ -298,7 +300,12 @@ t.test('plain-http JWKS only on loopback', async (t) => {
   ]) {
     t.equal(load(jwks(uri)).auth.mode, 'jwks', `${uri} is accepted`)
   }
-  for (const uri of ['http://login.example/keys', 'http://10.0.0.1/jwks', 'http://128.0.0.1/jwks', 'http://[::2]/jwks']) {
+  for (const uri of [
+    'http://login.example/keys',
+    'http://10.0.0.1/jwks',
+    'http://128.0.0.1/jwks',
+    'http://[::2]/jwks'
+  ]) {
     const message = failure(t, jwks(uri))
     t.match(message, 'AUTH_JWKS_URI: must be https', `${uri} is rejected`)
   }
@@ -322,7 +329,10 @@ t.test('TOKEN_MIN_REMAINING_SECONDS + TOKEN_REFRESH_AHEAD_SECONDS must stay unde
   })
   const message = failure(t, { TOKEN_MIN_REMAINING_SECONDS: '3000', TOKEN_REFRESH_AHEAD_SECONDS: '600' })
   t.match(message, 'TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS: together they must stay under')
-  t.match(failure(t, { TOKEN_MIN_REMAINING_SECONDS: '2000', TOKEN_REFRESH_AHEAD_SECONDS: '2000' }), 'TOKEN_MIN_REMAINING_SECONDS')
+  t.match(
+    failure(t, { TOKEN_MIN_REMAINING_SECONDS: '2000', TOKEN_REFRESH_AHEAD_SECONDS: '2000' }),
+    'TOKEN_MIN_REMAINING_SECONDS'
+  )
 })
 
 t.test('workload identity', async (t) => {
@@ -397,9 +407,15 @@ t.test('trailing slashes are stripped from ARM_ENDPOINT', async (t) => {
 
 t.test('integer variables reject values that are not whole numbers', async (t) => {
   t.match(failure(t, { ARM_MAX_RETRIES: 'two' }), 'ARM_MAX_RETRIES: ')
-  t.throws(() => load({ PORT: '80.5' }), { name: 'ConfigError', message: /PORT: / }, 'a fractional PORT is rejected, not truncated'
+  t.throws(
+    () => load({ PORT: '80.5' }),
+    { name: 'ConfigError', message: /PORT: / },
+    'a fractional PORT is rejected, not truncated'
   )
-  t.throws(() => load({ PORT: 'true' }), { name: 'ConfigError', message: /PORT: / }, 'a boolean-looking PORT is rejected'
+  t.throws(
+    () => load({ PORT: 'true' }),
+    { name: 'ConfigError', message: /PORT: / },
+    'a boolean-looking PORT is rejected'
   )
 })
 
@@ -412,8 +428,12 @@ t.test('the shutdown delay must be shorter than the shutdown timeout', async (t)
 
 t.test('fractions are accepted only where the schema allows them', async (t) => {
   t.equal(load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.5' }).overload.maxEventLoopUtilization, 0.5)
-  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), { message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: / })
-  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 'high' }), { message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: / })
+  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), {
+    message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: /
+  })
+  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 'high' }), {
+    message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: /
+  })
 })
 
 t.test('the Redis tier: URL, encryption key ring and Entra authentication are checked together', async (t) => {
@@ -422,8 +442,20 @@ t.test('the Redis tier: URL, encryption key ring and Entra authentication are ch
   t.match(redis, { url: 'rediss://cache.example:6380', commandTimeoutMs: 500, entra: undefined })
   t.equal(redis?.keyring.currentKid, '2026-11')
   t.throws(() => load({ REDIS_URL: 'redis://r:6379' }), { message: /CACHE_ENCRYPTION_KEY: required with REDIS_URL/ })
-  t.throws(() => load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: 'k1:short' }), { message: /CACHE_ENCRYPTION_KEY: key "k1" must be 32 bytes/ })
-  t.throws(() => load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: `k1:${key}`, REDIS_ENTRA_AUTH: 'true' }), { message: /REDIS_USERNAME: required/ })
-  t.same(load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: `k1:${key}`, REDIS_ENTRA_AUTH: 'true', REDIS_USERNAME: 'oid' }).redis?.entra, { username: 'oid' })
+  t.throws(() => load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: 'k1:short' }), {
+    message: /CACHE_ENCRYPTION_KEY: key "k1" must be 32 bytes/
+  })
+  t.throws(() => load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: `k1:${key}`, REDIS_ENTRA_AUTH: 'true' }), {
+    message: /REDIS_USERNAME: required/
+  })
+  t.same(
+    load({
+      REDIS_URL: 'redis://r:6379',
+      CACHE_ENCRYPTION_KEY: `k1:${key}`,
+      REDIS_ENTRA_AUTH: 'true',
+      REDIS_USERNAME: 'oid'
+    }).redis?.entra,
+    { username: 'oid' }
+  )
   t.throws(() => load({ REDIS_URL: 'http://r' }), { message: /REDIS_URL: .*\(got \(value hidden\)\)/ })
 })

@@ -8,7 +8,10 @@ t.test('the catalogue', async (t) => {
   for (const code of CODES) {
     const error = new errors[code]()
     t.equal(error.code, code, `${code}: the code is the catalogue key`)
-    t.ok(error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode <= 599, `${code}: a 4xx/5xx status (${error.statusCode})`)
+    t.ok(
+      error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode <= 599,
+      `${code}: a 4xx/5xx status (${error.statusCode})`
+    )
     t.ok(error.message.trim().length > 0, `${code}: a non-empty message`)
   }
 })
@@ -58,7 +61,11 @@ t.test('brokerError', async (t) => {
     const cause = new Error('socket hang up')
     const error = brokerError('ARM_UNAVAILABLE', { cause })
     t.equal(error.cause, cause)
-    t.equal(error.message, 'Azure Resource Manager could not be reached; retry later', 'the cause does not change the message')
+    t.equal(
+      error.message,
+      'Azure Resource Manager could not be reached; retry later',
+      'the cause does not change the message'
+    )
     t.equal(brokerError('INTERNAL_ERROR', { cause: 'a string cause' }).cause, 'a string cause')
   })
 
@@ -97,7 +104,14 @@ t.test('isBrokerError', async (t) => {
   })
 
   t.test('false for values that are not errors', async (t) => {
-    for (const value of [undefined, null, 'AUTH_INVALID', 401, {}, { code: 'AUTH_INVALID', statusCode: 401, message: 'x' }]) {
+    for (const value of [
+      undefined,
+      null,
+      'AUTH_INVALID',
+      401,
+      {},
+      { code: 'AUTH_INVALID', statusCode: 401, message: 'x' }
+    ]) {
       t.notOk(isBrokerError(value), JSON.stringify(value) ?? String(value))
     }
   })

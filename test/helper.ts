@@ -42,7 +42,7 @@ export interface Built {
  * Builds the app with a fake in-process ARM (answering 1-hour tokens) unless overridden, and
  * asserts at teardown that no token reached a log line.
  */
-export async function build(
+export async function build (
   t: Test,
   overrides: {
     env?: Record<string, string | undefined>
@@ -71,7 +71,7 @@ export async function build(
   return {
     app,
     logs,
-    async request({ token, ...options }) {
+    async request ({ token, ...options }) {
       if (token !== undefined) {
         logs.secret(token)
         options.headers = { ...options.headers, authorization: `Bearer ${token}` }
@@ -84,7 +84,7 @@ export async function build(
   }
 }
 
-function fakeWiring() {
+function fakeWiring () {
   const arm = fakeArm(async () => ({
     status: 200,
     body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { jti: randomUUID() }) }
@@ -92,9 +92,14 @@ function fakeWiring() {
   return { env: {}, credential: fakeCredential().credential, transport: { armHttpClient: arm.client } }
 }
 
-function emulatorWiring(emulator: Emulator) {
+function emulatorWiring (emulator: Emulator) {
   // In process, the emulator's certificate is trusted through armTls instead of a CA file.
-  const { IDENTITY_ENDPOINT, IDENTITY_HEADER, NODE_EXTRA_CA_CERTS: _ca, ...env } = brokerEnvironment(emulator, { caFile: '', callers: true })
+  const {
+    IDENTITY_ENDPOINT,
+    IDENTITY_HEADER,
+    NODE_EXTRA_CA_CERTS: _ca,
+    ...env
+  } = brokerEnvironment(emulator, { caFile: '', callers: true })
   // ManagedIdentityCredential (through MSAL) reads these when it is constructed.
   process.env.IDENTITY_ENDPOINT = IDENTITY_ENDPOINT
   process.env.IDENTITY_HEADER = IDENTITY_HEADER
@@ -106,13 +111,13 @@ function emulatorWiring(emulator: Emulator) {
 }
 
 /** Starts the bundled emulator on ephemeral loopback ports for one test. */
-export async function emulatorFor(t: Test, options: EmulatorOptions = {}): Promise<Emulator> {
+export async function emulatorFor (t: Test, options: EmulatorOptions = {}): Promise<Emulator> {
   const emulator = await startEmulator(options)
   t.teardown(() => emulator.close())
   return emulator
 }
 
-function safeJson(text: string): unknown {
+function safeJson (text: string): unknown {
   try {
     return JSON.parse(text)
   } catch {

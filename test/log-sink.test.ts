@@ -48,8 +48,10 @@ t.test('a failed write rejects the group that waits for it, and only that group'
 })
 
 /** A pipe whose reader starts reading after delayMs: writes to a full pipe get EAGAIN until then. */
-function slowPipe(t: Test, delayMs: number) {
-  const reader = spawn('sh', ['-c', `sleep ${delayMs / 1000}; cat >/dev/null`], { stdio: ['pipe', 'ignore', 'inherit'] })
+function slowPipe (t: Test, delayMs: number) {
+  const reader = spawn('sh', ['-c', `sleep ${delayMs / 1000}; cat >/dev/null`], {
+    stdio: ['pipe', 'ignore', 'inherit']
+  })
   t.teardown(() => void reader.kill())
   return (reader.stdin as unknown as { _handle: { fd: number } })._handle.fd
 }

@@ -8,7 +8,7 @@ const CENSOR = '[redacted]'
 const BEARER = 'Bearer eyJhbGciOiJIUzI1NiJ9.caller-token-payload.signature'
 const ACCESS_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.video-indexer-access-token.signature'
 
-function capturedLogger(level = 'info') {
+function capturedLogger (level = 'info') {
   const logs = new LogCapture()
   logs.secret(BEARER)
   logs.secret(ACCESS_TOKEN)
@@ -79,8 +79,15 @@ t.test('censoring', async (t) => {
 
   t.test('look-alike fields are kept', async (t) => {
     const { logger, logs } = capturedLogger()
-    logger.info({ tokenFingerprint: '0123456789abcdef', tokenExpiresOn: '2030-01-01T00:00:00Z', scope: 'video' }, 'audit-like')
-    t.match(logs.records[0], { tokenFingerprint: '0123456789abcdef', tokenExpiresOn: '2030-01-01T00:00:00Z', scope: 'video' })
+    logger.info(
+      { tokenFingerprint: '0123456789abcdef', tokenExpiresOn: '2030-01-01T00:00:00Z', scope: 'video' },
+      'audit-like'
+    )
+    t.match(logs.records[0], {
+      tokenFingerprint: '0123456789abcdef',
+      tokenExpiresOn: '2030-01-01T00:00:00Z',
+      scope: 'video'
+    })
   })
 })
 

@@ -9,7 +9,7 @@ import { until } from './support/until.js'
 
 const allowVideo = (caller: string) => JSON.stringify({ callers: { [caller]: { allow: [{ scope: 'video' }] } } })
 
-function setup(t: Test, file: string, initialCaller = 'first-bff') {
+function setup (t: Test, file: string, initialCaller = 'first-bff') {
   const logs = new LogCapture()
   const results: ReloadResult[] = []
   const store = createPolicyStore({
@@ -22,23 +22,29 @@ function setup(t: Test, file: string, initialCaller = 'first-bff') {
   return { store, logs, results }
 }
 
-t.test('reload applies a valid policy, skips an unchanged one, and rejects an invalid one keeping the old', async (t) => {
-  const dir = t.testdir({ 'policy.json': allowVideo('second-bff') })
-  const file = join(dir, 'policy.json')
-  const { store, logs, results } = setup(t, file)
-  t.ok(store.current().isAllowed('first-bff', 'video', 'x'))
-  t.equal(await store.reload('test'), 'applied')
-  t.ok(store.current().isAllowed('second-bff', 'video', 'x'))
-  t.notOk(store.current().isAllowed('first-bff', 'video', 'x'))
-  t.equal(await store.reload('test'), 'unchanged')
-  await writeFile(file, JSON.stringify({ callers: { bad: { allow: [{ scope: 'galaxy' }] } } }))
-  t.equal(await store.reload('test'), 'rejected')
-  t.ok(store.current().isAllowed('second-bff', 'video', 'x'), 'the previous policy stays in force')
-  await unlink(file)
-  t.equal(await store.reload('test'), 'rejected', 'a missing file is rejected too')
-  t.same(results, ['applied', 'unchanged', 'rejected', 'rejected'])
-  t.match(logs.records.find((r) => r.msg?.toString().includes('rejected')), { level: 50, problem: /\/callers\/bad\/allow\/0\/scope/ })
-})
+t.test(
+  'reload applies a valid policy, skips an unchanged one, and rejects an invalid one keeping the old',
+  async (t) => {
+    const dir = t.testdir({ 'policy.json': allowVideo('second-bff') })
+    const file = join(dir, 'policy.json')
+    const { store, logs, results } = setup(t, file)
+    t.ok(store.current().isAllowed('first-bff', 'video', 'x'))
+    t.equal(await store.reload('test'), 'applied')
+    t.ok(store.current().isAllowed('second-bff', 'video', 'x'))
+    t.notOk(store.current().isAllowed('first-bff', 'video', 'x'))
+    t.equal(await store.reload('test'), 'unchanged')
+    await writeFile(file, JSON.stringify({ callers: { bad: { allow: [{ scope: 'galaxy' }] } } }))
+    t.equal(await store.reload('test'), 'rejected')
+    t.ok(store.current().isAllowed('second-bff', 'video', 'x'), 'the previous policy stays in force')
+    await unlink(file)
+    t.equal(await store.reload('test'), 'rejected', 'a missing file is rejected too')
+    t.same(results, ['applied', 'unchanged', 'rejected', 'rejected'])
+    t.match(
+      logs.records.find((r) => r.msg?.toString().includes('rejected')),
+      { level: 50, problem: /\/callers\/bad\/allow\/0\/scope/ }
+    )
+  }
+)
 
 t.test('watching reloads when the file is replaced', async (t) => {
   const dir = t.testdir({ 'policy.json': allowVideo('first-bff') })

@@ -11,7 +11,7 @@ const POLICY = {
 }
 
 /** The PolicyError message createPolicy throws for this document (fails the test if it is accepted). */
-function rejection(t: Test, document: unknown): string {
+function rejection (t: Test, document: unknown): string {
   try {
     createPolicy(document)
   } catch (error) {
@@ -23,7 +23,7 @@ function rejection(t: Test, document: unknown): string {
 }
 
 /** Writes a policy file in a fresh test directory and returns its path. */
-function policyFile(t: Test, content: unknown): string {
+function policyFile (t: Test, content: unknown): string {
   const dir = t.testdir({ 'policy.json': typeof content === 'string' ? content : JSON.stringify(content) })
   return join(dir, 'policy.json')
 }
@@ -84,13 +84,23 @@ t.test('scope names in the file are case-insensitive', async (t) => {
   t.notOk(policy.isAllowed('app', 'project', 'p2'))
   t.ok(policy.isAllowed('app', 'account', undefined))
   t.equal(document.callers.app.allow[0]!.scope, 'Video', 'the caller’s document is not modified')
-  t.match(rejection(t, { callers: { app: { allow: [{ scope: 'Account', ids: ['x'] }] } } }), 'account scope takes no ids')
+  t.match(
+    rejection(t, { callers: { app: { allow: [{ scope: 'Account', ids: ['x'] }] } } }),
+    'account scope takes no ids'
+  )
 })
 
 t.test('several rules for one scope are merged', async (t) => {
   t.test('id lists are combined', async (t) => {
     const policy = createPolicy({
-      callers: { app: { allow: [{ scope: 'video', ids: ['a', 'b'] }, { scope: 'Video', ids: ['b', 'c'] }] } }
+      callers: {
+        app: {
+          allow: [
+            { scope: 'video', ids: ['a', 'b'] },
+            { scope: 'Video', ids: ['b', 'c'] }
+          ]
+        }
+      }
     })
     for (const id of ['a', 'b', 'c']) t.ok(policy.isAllowed('app', 'video', id), `video ${id}`)
     t.notOk(policy.isAllowed('app', 'video', 'd'))
@@ -121,17 +131,53 @@ t.test('invalid documents give a PolicyError naming the bad entry', async (t) =>
     ['a caller is not an object', { callers: { app: null } }, '/callers/app: must be object'],
     ['allow is not an array', { callers: { app: { allow: {} } } }, '/callers/app/allow: must be array'],
     ['allow is missing', { callers: { app: {} } }, '/callers/app: must have required properties allow'],
-    ['a rule is not an object', { callers: { app: { allow: [{ scope: 'video' }, 'video'] } } }, '/callers/app/allow/1: must be object'],
-    ['a rule has no scope', { callers: { app: { allow: [{ ids: ['a'] }] } } }, '/callers/app/allow/0: must have required properties scope'],
-    ['an unknown scope', { callers: { app: { allow: [{ scope: 'channel' }] } } }, '/callers/app/allow/0/scope: must be equal to one of the allowed values'],
+    [
+      'a rule is not an object',
+      { callers: { app: { allow: [{ scope: 'video' }, 'video'] } } },
+      '/callers/app/allow/1: must be object'
+    ],
+    [
+      'a rule has no scope',
+      { callers: { app: { allow: [{ ids: ['a'] }] } } },
+      '/callers/app/allow/0: must have required properties scope'
+    ],
+    [
+      'an unknown scope',
+      { callers: { app: { allow: [{ scope: 'channel' }] } } },
+      '/callers/app/allow/0/scope: must be equal to one of the allowed values'
+    ],
     ['a scope that is not a string', { callers: { app: { allow: [{ scope: 3 }] } } }, '/callers/app/allow/0/scope'],
-    ['ids is not an array', { callers: { app: { allow: [{ scope: 'video', ids: 'a' }] } } }, '/callers/app/allow/0/ids: must be array'],
-    ['an empty ids list', { callers: { app: { allow: [{ scope: 'video', ids: [] }] } } }, '/callers/app/allow/0/ids: must not have fewer than 1 items'],
-    ['an id that is not a string', { callers: { app: { allow: [{ scope: 'video', ids: [7] }] } } }, '/callers/app/allow/0/ids/0: must be string'],
+    [
+      'ids is not an array',
+      { callers: { app: { allow: [{ scope: 'video', ids: 'a' }] } } },
+      '/callers/app/allow/0/ids: must be array'
+    ],
+    [
+      'an empty ids list',
+      { callers: { app: { allow: [{ scope: 'video', ids: [] }] } } },
+      '/callers/app/allow/0/ids: must not have fewer than 1 items'
+    ],
+    [
+      'an id that is not a string',
+      { callers: { app: { allow: [{ scope: 'video', ids: [7] }] } } },
+      '/callers/app/allow/0/ids/0: must be string'
+    ],
     ['an unknown top-level property', { callers: {}, version: 2 }, '/: must not have additional properties'],
-    ['an unknown caller property', { callers: { app: { allow: [], deny: [] } } }, '/callers/app: must not have additional properties'],
-    ['an unknown rule property', { callers: { app: { allow: [{ scope: 'video', id: 'a' }] } } }, '/callers/app/allow/0: must not have additional properties'],
-    ['ids on an account rule', { callers: { app: { allow: [{ scope: 'video' }, { scope: 'account', ids: ['a'] }] } } }, '/callers/app/allow/1/ids: account scope takes no ids']
+    [
+      'an unknown caller property',
+      { callers: { app: { allow: [], deny: [] } } },
+      '/callers/app: must not have additional properties'
+    ],
+    [
+      'an unknown rule property',
+      { callers: { app: { allow: [{ scope: 'video', id: 'a' }] } } },
+      '/callers/app/allow/0: must not have additional properties'
+    ],
+    [
+      'ids on an account rule',
+      { callers: { app: { allow: [{ scope: 'video' }, { scope: 'account', ids: ['a'] }] } } },
+      '/callers/app/allow/1/ids: account scope takes no ids'
+    ]
   ]
   for (const [description, document, expected] of cases) {
     const message = rejection(t, document)
@@ -158,9 +204,20 @@ t.test('several problems are all reported', async (t) => {
 })
 
 t.test('caller names are limited to 1..256 characters', async (t) => {
-  t.throws(() => createPolicy({ callers: { '': { allow: [{ scope: 'video' }] } } }), PolicyError, 'an empty caller name')
-  t.throws(() => createPolicy({ callers: { ['c'.repeat(257)]: { allow: [{ scope: 'video' }] } } }), PolicyError, 'a 257-character caller name')
-  t.ok(createPolicy({ callers: { ['c'.repeat(256)]: { allow: [{ scope: 'video' }] } } }), 'a 256-character caller name is fine')
+  t.throws(
+    () => createPolicy({ callers: { '': { allow: [{ scope: 'video' }] } } }),
+    PolicyError,
+    'an empty caller name'
+  )
+  t.throws(
+    () => createPolicy({ callers: { ['c'.repeat(257)]: { allow: [{ scope: 'video' }] } } }),
+    PolicyError,
+    'a 257-character caller name'
+  )
+  t.ok(
+    createPolicy({ callers: { ['c'.repeat(256)]: { allow: [{ scope: 'video' }] } } }),
+    'a 256-character caller name is fine'
+  )
 })
 
 t.test('the account-ids error path escapes the caller name like the schema errors do', async (t) => {
@@ -169,7 +226,11 @@ t.test('the account-ids error path escapes the caller name like the schema error
     { name: 'PolicyError', message: '/callers/a~1b/allow/0/ids: account scope takes no ids' },
     'a caller name with "/" is escaped as a JSON Pointer'
   )
-  t.match(rejection(t, { callers: { 'a/b': { allow: [{ scope: 'video', ids: ['bad id'] }] } } }), '/callers/a~1b/allow/0/ids/0', 'schema errors already escape it')
+  t.match(
+    rejection(t, { callers: { 'a/b': { allow: [{ scope: 'video', ids: ['bad id'] }] } } }),
+    '/callers/a~1b/allow/0/ids/0',
+    'schema errors already escape it'
+  )
 })
 
 t.test('loadPolicyFile', async (t) => {
@@ -196,9 +257,13 @@ t.test('loadPolicyFile', async (t) => {
   })
 
   t.test('bad JSON names the file', async (t) => {
-    for (const text of ['{ "callers": ', '', "{ callers: {} }"]) {
+    for (const text of ['{ "callers": ', '', '{ callers: {} }']) {
       const path = policyFile(t, text)
-      await t.rejects(loadPolicyFile(path), { name: 'PolicyError', message: `Policy file ${path} is not valid JSON: ` }, JSON.stringify(text))
+      await t.rejects(
+        loadPolicyFile(path),
+        { name: 'PolicyError', message: `Policy file ${path} is not valid JSON: ` },
+        JSON.stringify(text)
+      )
     }
   })
 

@@ -8,7 +8,7 @@ import { listeningUrl, startServerProcess } from './support/server-process.js'
 import { callerToken } from './support/tokens.js'
 import { until } from './support/until.js'
 
-function startServer(env: Record<string, string | undefined>) {
+function startServer (env: Record<string, string | undefined>) {
   return startServerProcess(['--import', 'tsx', 'src/server.ts'], env)
 }
 
@@ -42,7 +42,10 @@ t.test('it starts, reports ready, and exits 0 on SIGTERM', async (t) => {
 t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed request, exit 0', async (t) => {
   const emulator = await startEmulator()
   t.teardown(() => emulator.close())
-  const policy = { rateLimit: { max: 100_000, timeWindow: 60_000 }, callers: { 'portal-bff': { allow: [{ scope: 'video' }] } } }
+  const policy = {
+    rateLimit: { max: 100_000, timeWindow: 60_000 },
+    callers: { 'portal-bff': { allow: [{ scope: 'video' }] } }
+  }
   const dir = t.testdir({ 'policy.json': JSON.stringify(policy), 'ca.pem': emulator.caCertPem })
   const server = startServer({
     ...TEST_ENV,
@@ -64,11 +67,11 @@ t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed 
       },
       (error: Error) => results.push(error)
     )
-  let stop = false
+  const state = { stop: false }
   let n = 0
   // Like a load balancer, the load stops sending new requests a little after readiness fails.
   const load = (async () => {
-    while (!stop) await Promise.all(Array.from({ length: 8 }, () => request(`load${n++ % 20}`)))
+    while (!state.stop) await Promise.all(Array.from({ length: 8 }, () => request(`load${n++ % 20}`)))
   })()
   await new Promise((resolve) => setTimeout(resolve, 300))
   server.child.kill('SIGTERM')
@@ -77,7 +80,7 @@ t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed 
   emulator.setFault('arm', { latencyMs: 1_000 })
   const inFlight = request('slow-in-flight')
   await new Promise((resolve) => setTimeout(resolve, 900))
-  stop = true
+  state.stop = true
   await load
   await inFlight
   const [code] = await server.exited
@@ -85,16 +88,26 @@ t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed 
   const failures = results.filter((r) => r instanceof Error || r.status !== 200)
   t.same(failures, [], `0 of ${results.length} requests failed`)
   t.ok(results.length > 20)
-  t.ok(results.some((r) => !(r instanceof Error) && r.connection === 'close'), 'responses during the drain say Connection: close')
+  t.ok(
+    results.some((r) => !(r instanceof Error) && r.connection === 'close'),
+    'responses during the drain say Connection: close'
+  )
   t.match(server.output().stdout, /"msg":"shut down"/)
 })
 
 t.test('SIGHUP reloads the policy; an invalid policy is rejected and the old one kept', async (t) => {
   const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: {} }) })
-  const server = startServer({ ...TEST_ENV, POLICY_FILE: `${dir}/policy.json`, PORT: '0', HOST: '127.0.0.1', ARM_TIMEOUT_MS: '500' })
+  const server = startServer({
+    ...TEST_ENV,
+    POLICY_FILE: `${dir}/policy.json`,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ARM_TIMEOUT_MS: '500'
+  })
   const url = await listeningUrl(server)
   const token = await callerToken('new-bff')
-  const status = async () => (await fetch(`${url}/tokens/video/abc`, { headers: { authorization: `Bearer ${token}` } })).status
+  const status = async () =>
+    (await fetch(`${url}/tokens/video/abc`, { headers: { authorization: `Bearer ${token}` } })).status
   t.equal(await status(), 403, 'unknown to the first policy')
 
   await writeFile(`${dir}/policy.json`, '{ not json')

@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import type { MintedToken } from '../src/arm.js'
 import { createMetrics } from '../src/metrics.js'
-import { createSharedCache, type SharedCache } from '../src/shared-cache.js'
+import { createSharedCache } from '../src/shared-cache.js'
 import { systemClock } from '../src/clock.js'
 import { parseKeyring } from '../src/token-sealer.js'
 import { missingRedis, startRedis } from './support/redis-server.js'
@@ -17,12 +17,17 @@ import { LogCapture } from './support/log-capture.js'
 
 if (!missingRedis(t)) await main()
 
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   const redisServer = await startRedis(t)
   const keyring = parseKeyring(`k1:${randomBytes(32).toString('base64')}`)
 
-  function replica(options: { circuitOpenMs?: number; lockMs?: number } = {}) {
-    const redis = new Redis(redisServer.url, { commandTimeout: 200, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 })
+  function replica (options: { circuitOpenMs?: number; lockMs?: number } = {}) {
+    const redis = new Redis(redisServer.url, {
+      commandTimeout: 200,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 50
+    })
     redis.on('error', () => {})
     t.teardown(() => redis.disconnect())
     const metrics = createMetrics()
@@ -44,38 +49,52 @@ async function main(): Promise<void> {
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
   let minted = 0
-  async function mint(delayMs = 0): Promise<MintedToken> {
+  async function mint (delayMs = 0): Promise<MintedToken> {
     minted++
     if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs))
-    return { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { n: minted }), armRequestId: `arm-${minted}` }
+    return {
+      accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { n: minted }),
+      armRequestId: `arm-${minted}`
+    }
   }
   const ready = async (r: ReturnType<typeof replica>) => {
     for (let i = 0; i < 100 && r.redis.status !== 'ready'; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   }
 
-  t.test('a token minted by one replica is served to another; Redis holds no raw id and no readable token', async (t) => {
-    const a = replica()
-    const b = replica()
-    await Promise.all([ready(a), ready(b)])
-    const before = minted
-    const first = await a.cache.mintOnce('contoso/video/raw-id-123', () => mint())
-    const second = await b.cache.mintOnce('contoso/video/raw-id-123', () => mint())
-    t.equal(second.accessToken, first.accessToken)
-    t.equal(minted - before, 1)
-    const keys = await a.redis.keys('*')
-    t.ok(keys.length > 0)
-    t.notOk(keys.some((key) => key.includes('raw-id-123') || key.includes('video')), 'keys are hashes')
-    const values = await Promise.all(keys.map((key) => a.redis.get(key)))
-    t.notOk(values.some((value) => value?.includes(first.accessToken) || value?.includes('eyJ')), 'values are sealed')
-    const ttl = await a.redis.pttl(keys[0] as string)
-    t.ok(ttl > 3_200_000 && ttl <= 3_300_000, 'TTL is expiry minus the minimum remaining life')
-  })
+  t.test(
+    'a token minted by one replica is served to another; Redis holds no raw id and no readable token',
+    async (t) => {
+      const a = replica()
+      const b = replica()
+      await Promise.all([ready(a), ready(b)])
+      const before = minted
+      const first = await a.cache.mintOnce('contoso/video/raw-id-123', () => mint())
+      const second = await b.cache.mintOnce('contoso/video/raw-id-123', () => mint())
+      t.equal(second.accessToken, first.accessToken)
+      t.equal(minted - before, 1)
+      const keys = await a.redis.keys('*')
+      t.ok(keys.length > 0)
+      t.notOk(
+        keys.some((key) => key.includes('raw-id-123') || key.includes('video')),
+        'keys are hashes'
+      )
+      const values = await Promise.all(keys.map((key) => a.redis.get(key)))
+      t.notOk(
+        values.some((value) => value?.includes(first.accessToken) || value?.includes('eyJ')),
+        'values are sealed'
+      )
+      const ttl = await a.redis.pttl(keys[0] as string)
+      t.ok(ttl > 3_200_000 && ttl <= 3_300_000, 'TTL is expiry minus the minimum remaining life')
+    }
+  )
 
   t.test('replicas that miss together make one mint between them', async (t) => {
     const replicas = [replica(), replica(), replica()]
     await Promise.all(replicas.map(ready))
     const before = minted
-    const results = await Promise.all(replicas.flatMap((r) => [r, r].map(() => r.cache.mintOnce('contoso/video/together', () => mint(150)))))
+    const results = await Promise.all(
+      replicas.flatMap((r) => [r, r].map(() => r.cache.mintOnce('contoso/video/together', () => mint(150))))
+    )
     t.equal(minted - before, 1)
     t.equal(new Set(results.map((r) => r.accessToken)).size, 1)
   })
@@ -108,22 +127,25 @@ async function main(): Promise<void> {
     t.equal(a.logs.records.filter((r) => r.msg === 'a shared cache value failed to open; treated as a miss').length, 4)
   })
 
-  t.test('with Redis down, minting falls back to local and the circuit opens; it recovers when Redis returns', async (t) => {
-    const a = replica()
-    await ready(a)
-    await redisServer.kill()
-    const before = minted
-    for (let i = 0; i < 5; i++) t.ok((await a.cache.mintOnce(`contoso/video/down${i}`, () => mint())).accessToken)
-    t.equal(minted - before, 5, 'every request was still served')
-    t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 1/)
-    t.ok(a.logs.records.some((r) => /circuit open/.test(String(r.msg))))
-    await redisServer.restart()
-    await ready(a)
-    await new Promise((resolve) => setTimeout(resolve, 250))
-    await a.cache.mintOnce('contoso/video/back', () => mint())
-    t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 0/)
-    t.equal((await a.redis.keys('vi-token-broker:token:*')).length, 1, 'Redis is used again without a restart')
-  })
+  t.test(
+    'with Redis down, minting falls back to local and the circuit opens; it recovers when Redis returns',
+    async (t) => {
+      const a = replica()
+      await ready(a)
+      await redisServer.kill()
+      const before = minted
+      for (let i = 0; i < 5; i++) t.ok((await a.cache.mintOnce(`contoso/video/down${i}`, () => mint())).accessToken)
+      t.equal(minted - before, 5, 'every request was still served')
+      t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 1/)
+      t.ok(a.logs.records.some((r) => /circuit open/.test(String(r.msg))))
+      await redisServer.restart()
+      await ready(a)
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      await a.cache.mintOnce('contoso/video/back', () => mint())
+      t.match(await a.metrics.registry.metrics(), /vi_broker_redis_circuit_open 0/)
+      t.equal((await a.redis.keys('vi-token-broker:token:*')).length, 1, 'Redis is used again without a restart')
+    }
+  )
 
   t.test('the app wires the Redis tier: a token it mints is stored sealed under a hashed key', async (t) => {
     const redis = new Redis(redisServer.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
@@ -152,7 +174,10 @@ async function main(): Promise<void> {
     }))
     const replaced = await b.cache.mintOnce('contoso/video/due', () => mint())
     t.not(replaced.accessToken, due.accessToken, 'inside the refresh-ahead window, the next replica mints anew')
-    const opaque = await a.cache.mintOnce('contoso/video/opaque', async () => ({ accessToken: 'not-a-jwt', armRequestId: 'x' }))
+    const opaque = await a.cache.mintOnce('contoso/video/opaque', async () => ({
+      accessToken: 'not-a-jwt',
+      armRequestId: 'x'
+    }))
     t.equal(opaque.accessToken, 'not-a-jwt')
     t.equal(await a.redis.get(`vi-token-broker:token:${sha256('contoso/video/opaque')}`), null)
     const noExp = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32))
@@ -160,7 +185,7 @@ async function main(): Promise<void> {
     t.equal(await a.redis.get(`vi-token-broker:token:${sha256('contoso/video/no-exp')}`), null)
   })
 
-  t.test('a replica that waits past its deadline for another replica\'s mint mints itself', async (t) => {
+  t.test("a replica that waits past its deadline for another replica's mint mints itself", async (t) => {
     const a = replica({ lockMs: 200 })
     await ready(a)
     await a.redis.set(`vi-token-broker:lock:${sha256('contoso/video/stuck')}`, 'slow-replica', 'PX', 60_000)
@@ -169,5 +194,4 @@ async function main(): Promise<void> {
     t.equal(minted - before, 1)
     t.match(await a.metrics.registry.metrics(), /vi_broker_shared_cache_results_total\{result="wait-timeout"\} 1/)
   })
-
 }

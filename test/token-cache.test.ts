@@ -8,7 +8,7 @@ import { aviToken } from './support/tokens.js'
 const MIN_REMAINING = 300
 const REFRESH_AHEAD = 900
 
-function setup(overrides: Partial<TokenCacheOptions> = {}) {
+function setup (overrides: Partial<TokenCacheOptions> = {}) {
   const clock = fakeClock()
   const refreshErrors: unknown[] = []
   const cache = createTokenCache({
@@ -23,12 +23,17 @@ function setup(overrides: Partial<TokenCacheOptions> = {}) {
   let mints = 0
   const started: Array<Promise<unknown>> = []
   /** Mints a token living `lifetime` seconds from the fake now. */
-  const mint = (lifetime = 3600) => (): Promise<MintedToken> => {
-    const n = ++mints
-    const minted = aviToken(Math.floor(clock.now() / 1000) + lifetime, { n }).then((accessToken) => ({ accessToken, armRequestId: `arm-${n}` }))
-    started.push(minted)
-    return minted
-  }
+  const mint =
+    (lifetime = 3600) =>
+      (): Promise<MintedToken> => {
+        const n = ++mints
+        const minted = aviToken(Math.floor(clock.now() / 1000) + lifetime, { n }).then((accessToken) => ({
+          accessToken,
+          armRequestId: `arm-${n}`
+        }))
+        started.push(minted)
+        return minted
+      }
   /** Waits for every mint started so far, and for the cache to store its result. */
   const settled = async () => {
     await Promise.allSettled(started)
@@ -51,7 +56,12 @@ t.test('a miss mints, a repeat is a hit with no new mint', async (t) => {
 
 t.test('the fingerprint is worked out once per minted token and kept with it', async (t) => {
   const fingerprinted: string[] = []
-  const { cache, mint } = setup({ fingerprint: (accessToken) => (fingerprinted.push(accessToken), `fp-${fingerprinted.length}`) })
+  const { cache, mint } = setup({
+    fingerprint: (accessToken) => {
+      fingerprinted.push(accessToken)
+      return `fp-${fingerprinted.length}`
+    }
+  })
   const first = await cache.get('k', mint())
   const second = await cache.get('k', mint())
   t.equal(first.token.fingerprint, 'fp-1')
@@ -120,7 +130,10 @@ t.test('failures are shared by coalesced callers and never cached', async (t) =>
     throw new Error('boom')
   }
   const results = await Promise.allSettled([cache.get('k', failing), cache.get('k', failing)])
-  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
+  t.same(
+    results.map((r) => r.status),
+    ['rejected', 'rejected']
+  )
   t.equal(failures, 1)
   t.equal(cache.size, 0)
   t.equal((await cache.get('k', mint())).cache, 'miss', 'the next request mints again')

@@ -20,7 +20,10 @@ t.test('a value moved to another key, tampered with, or sealed with an unknown k
   const parts = sealed.split('.')
   const flipped = Buffer.from(parts[4] as string, 'base64url')
   flipped[0] = (flipped[0] as number) ^ 1
-  t.throws(() => open(keyring, [...parts.slice(0, 4), flipped.toString('base64url')].join('.'), 'account/video/abc'), 'tampered')
+  t.throws(
+    () => open(keyring, [...parts.slice(0, 4), flipped.toString('base64url')].join('.'), 'account/video/abc'),
+    'tampered'
+  )
   t.throws(() => open(parseKeyring(`k2:${key()}`), sealed, 'account/video/abc'), { message: /unknown key id "k1"/ })
   t.throws(() => open(keyring, 'garbage', 'account/video/abc'), { message: /not a sealed value/ })
 })

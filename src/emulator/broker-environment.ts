@@ -1,13 +1,16 @@
-import type { Emulator } from './emulator.js';
+import type { Emulator } from './emulator.js'
 
 /**
  * The environment that points a broker process at this emulator: its ARM (trusted through the CA file),
  * its managed-identity endpoint and its first account; with `callers`, its caller-token issuer too
  * (RS256 via the JWKS). Used by `npm run dev`, the soak and the tests that start broker processes.
  */
-export function brokerEnvironment(emulator: Emulator, options: { caFile: string; callers?: boolean }): Record<string, string> {
-  const account = emulator.accounts[0];
-  if (account === undefined) throw new Error('the emulator has no account');
+export function brokerEnvironment (
+  emulator: Emulator,
+  options: { caFile: string; callers?: boolean }
+): Record<string, string> {
+  const account = emulator.accounts[0]
+  if (account === undefined) throw new Error('the emulator has no account')
   return {
     NODE_EXTRA_CA_CERTS: options.caFile,
     ARM_ENDPOINT: emulator.armEndpoint,
@@ -16,6 +19,8 @@ export function brokerEnvironment(emulator: Emulator, options: { caFile: string;
     AVI_SUBSCRIPTION_ID: account.subscriptionId,
     AVI_RESOURCE_GROUP: account.resourceGroup,
     AVI_ACCOUNT_NAME: account.accountName,
-    ...(options.callers ? { AUTH_JWKS_URI: emulator.jwksUri, AUTH_ISSUER: emulator.issuer, AUTH_AUDIENCE: emulator.audience } : {}),
-  };
+    ...(options.callers
+      ? { AUTH_JWKS_URI: emulator.jwksUri, AUTH_ISSUER: emulator.issuer, AUTH_AUDIENCE: emulator.audience }
+      : {})
+  }
 }

@@ -1,31 +1,35 @@
-import { DEFAULT_CERTIFICATE_HOSTS } from './emulator.js';
-import type { EmulatorOptions } from './emulator.js';
+import { DEFAULT_CERTIFICATE_HOSTS } from './emulator.js'
+import type { EmulatorOptions } from './emulator.js'
 
 export interface CliConfig {
-  options: EmulatorOptions;
+  options: EmulatorOptions
   /** Where to write the CA certificate (PEM), if anywhere. */
-  caFile?: string;
-  logLevel: string;
+  caFile?: string
+  logLevel: string
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return value;
+function integer (env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`)
+  }
+  return value
 }
 
 /** Reads the emulator CLI's environment; throws an Error naming the offending variable. */
-export function readCliConfig(env: NodeJS.ProcessEnv): CliConfig {
+export function readCliConfig (env: NodeJS.ProcessEnv): CliConfig {
   const extraHosts = (env.EMULATOR_CERT_HOSTS ?? '')
     .split(',')
     .map((host) => host.trim())
-    .filter((host) => host !== '');
-  const logLevel = env.EMULATOR_LOG_LEVEL || 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`EMULATOR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+    .filter((host) => host !== '')
+  const logLevel = env.EMULATOR_LOG_LEVEL || 'info'
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new Error(`EMULATOR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
+  }
   return {
     options: {
       host: env.EMULATOR_HOST || '127.0.0.1',
@@ -33,9 +37,9 @@ export function readCliConfig(env: NodeJS.ProcessEnv): CliConfig {
       port: integer(env, 'EMULATOR_PORT', 8081, 0, 65535),
       certificateHosts: [...new Set([...DEFAULT_CERTIFICATE_HOSTS, ...extraHosts])],
       tokenLifetimeSeconds: integer(env, 'EMULATOR_TOKEN_LIFETIME_SECONDS', 3600, 1, 86_400),
-      ...(env.EMULATOR_IDENTITY_HEADER ? { identityHeader: env.EMULATOR_IDENTITY_HEADER } : {}),
+      ...(env.EMULATOR_IDENTITY_HEADER ? { identityHeader: env.EMULATOR_IDENTITY_HEADER } : {})
     },
     ...(env.EMULATOR_CA_FILE ? { caFile: env.EMULATOR_CA_FILE } : {}),
-    logLevel,
-  };
+    logLevel
+  }
 }

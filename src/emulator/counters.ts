@@ -1,48 +1,57 @@
 export interface EmulatorCounters {
-  arm: { generateRestrictedViewerAccessToken: number; accountsGet: number; total: number; byStatus: Record<string, number> };
+  arm: {
+    generateRestrictedViewerAccessToken: number
+    accountsGet: number
+    total: number
+    byStatus: Record<string, number>
+  }
   /** Requests to the managed-identity endpoint and the Entra token endpoint. */
-  identity: number;
+  identity: number
   /** Requests to the caller-token JWKS. */
-  jwks: number;
+  jwks: number
 }
 
-export type ArmOperation = 'generateRestrictedViewerAccessToken' | 'accountsGet';
+export type ArmOperation = 'generateRestrictedViewerAccessToken' | 'accountsGet'
 
 export interface Counters {
-  armRequest(operation: ArmOperation | undefined): void;
-  armStatus(status: number): void;
-  identityRequest(): void;
-  jwksRequest(): void;
-  snapshot(): EmulatorCounters;
-  reset(): void;
+  armRequest(operation: ArmOperation | undefined): void
+  armStatus(status: number): void
+  identityRequest(): void
+  jwksRequest(): void
+  snapshot(): EmulatorCounters
+  reset(): void
 }
 
-function zero(): EmulatorCounters {
-  return { arm: { generateRestrictedViewerAccessToken: 0, accountsGet: 0, total: 0, byStatus: {} }, identity: 0, jwks: 0 };
-}
-
-export function createCounters(): Counters {
-  let state = zero();
+function zero (): EmulatorCounters {
   return {
-    armRequest(operation) {
-      state.arm.total += 1;
-      if (operation) state.arm[operation] += 1;
+    arm: { generateRestrictedViewerAccessToken: 0, accountsGet: 0, total: 0, byStatus: {} },
+    identity: 0,
+    jwks: 0
+  }
+}
+
+export function createCounters (): Counters {
+  let state = zero()
+  return {
+    armRequest (operation) {
+      state.arm.total += 1
+      if (operation) state.arm[operation] += 1
     },
-    armStatus(status) {
-      const key = String(status);
-      state.arm.byStatus[key] = (state.arm.byStatus[key] ?? 0) + 1;
+    armStatus (status) {
+      const key = String(status)
+      state.arm.byStatus[key] = (state.arm.byStatus[key] ?? 0) + 1
     },
-    identityRequest() {
-      state.identity += 1;
+    identityRequest () {
+      state.identity += 1
     },
-    jwksRequest() {
-      state.jwks += 1;
+    jwksRequest () {
+      state.jwks += 1
     },
-    snapshot() {
-      return structuredClone(state);
+    snapshot () {
+      return structuredClone(state)
     },
-    reset() {
-      state = zero();
-    },
-  };
+    reset () {
+      state = zero()
+    }
+  }
 }

@@ -1,109 +1,118 @@
-import { randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { decodeJwt } from 'jose';
-import type { JSONWebKeySet } from 'jose';
-import type { Counters } from './counters.js';
-import type { Faults } from './faults.js';
-import type { Principals } from './principals.js';
-import type { TokenAuthority } from './token-authority.js';
+import { randomUUID } from 'node:crypto'
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
+import { decodeJwt } from 'jose'
+import type { JSONWebKeySet } from 'jose'
+import type { Counters } from './counters.js'
+import type { Faults } from './faults.js'
+import type { Principals } from './principals.js'
+import type { TokenAuthority } from './token-authority.js'
 
 export interface EntraRoutesOptions {
-  tokens: TokenAuthority;
-  principals: Principals;
+  tokens: TokenAuthority
+  principals: Principals
   /** The keys that sign the access tokens, served at the metadata's jwks_uri. */
-  jwks: JSONWebKeySet;
-  counters: Counters;
-  faults: Faults;
-  now: () => number;
+  jwks: JSONWebKeySet
+  counters: Counters
+  faults: Faults
+  now: () => number
 }
 
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access']);
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access'])
 
-type Form = Record<string, string | undefined>;
+type Form = Record<string, string | undefined>
 
 class EntraError extends Error {
-  constructor(
+  constructor (
     readonly error: string,
     readonly aadsts: number,
     message: string,
-    readonly statusCode = error === 'invalid_client' ? 401 : 400,
+    readonly statusCode = error === 'invalid_client' ? 401 : 400
   ) {
-    super(message);
+    super(message)
   }
 }
 
-const missing = (name: string) => new EntraError('invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`);
+const missing = (name: string) =>
+  new EntraError('invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`)
 
 /** Checks a client-credentials request with a federated client assertion; returns client id and resource. */
-function readTokenRequest(form: Form, nowMs: number): { clientId: string; resource: string } {
-  const { grant_type: grantType, client_id: clientId, scope, client_assertion: assertion } = form;
-  if (!grantType) throw missing('grant_type');
+function readTokenRequest (form: Form, nowMs: number): { clientId: string; resource: string } {
+  const { grant_type: grantType, client_id: clientId, scope, client_assertion: assertion } = form
+  if (!grantType) throw missing('grant_type')
   if (grantType !== 'client_credentials') {
-    throw new EntraError('unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
+    throw new EntraError('unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`)
   }
-  if (!clientId) throw missing('client_id');
-  if (!scope) throw missing('scope');
-  const scopes = scope.split(/\s+/).filter((item) => item !== '' && !OIDC_SCOPES.has(item));
-  const [only] = scopes;
+  if (!clientId) throw missing('client_id')
+  if (!scope) throw missing('scope')
+  const scopes = scope.split(/\s+/).filter((item) => item !== '' && !OIDC_SCOPES.has(item))
+  const [only] = scopes
   if (scopes.length !== 1 || !only?.endsWith('/.default')) {
     throw new EntraError(
       'invalid_scope',
       1002012,
-      `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
-    );
+      `The provided value for scope ${scope} is not valid. ` +
+        'Client credential flows must have a scope value with /.default suffixed to the resource identifier ' +
+        '(application ID URI).'
+    )
   }
   if (!assertion) {
-    throw new EntraError('invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    throw new EntraError(
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+    )
   }
   if (form.client_assertion_type !== JWT_BEARER) {
-    throw new EntraError('invalid_request', 50027, `The client_assertion_type must be '${JWT_BEARER}'.`);
+    throw new EntraError('invalid_request', 50027, `The client_assertion_type must be '${JWT_BEARER}'.`)
   }
-  let exp: number | undefined;
+  let exp: number | undefined
   try {
-    exp = decodeJwt(assertion).exp;
+    exp = decodeJwt(assertion).exp
   } catch {
-    throw new EntraError('invalid_client', 50027, 'JWT token is invalid or malformed.');
+    throw new EntraError('invalid_client', 50027, 'JWT token is invalid or malformed.')
   }
   if (exp !== undefined && exp * 1000 <= nowMs) {
-    throw new EntraError('invalid_client', 700024, 'Client assertion is not within its valid time range.');
+    throw new EntraError('invalid_client', 700024, 'Client assertion is not within its valid time range.')
   }
-  return { clientId, resource: only.slice(0, -'/.default'.length) };
+  return { clientId, resource: only.slice(0, -'/.default'.length) }
 }
 
 /**
  * A Microsoft Entra authority for WorkloadIdentityCredential: OIDC metadata and the v2.0 token
  * endpoint, which accepts any well-formed, unexpired federated assertion (its signature is not checked).
  */
-export async function entraRoutes(app: FastifyInstance, options: EntraRoutesOptions): Promise<void> {
-  const { tokens, principals, jwks, counters, faults, now } = options;
+export async function entraRoutes (app: FastifyInstance, options: EntraRoutesOptions): Promise<void> {
+  const { tokens, principals, jwks, counters, faults, now } = options
 
-  function sendEntraError(reply: FastifyReply, error: EntraError) {
-    const traceId = randomUUID();
-    const correlationId = randomUUID();
-    const timestamp = new Date(now()).toISOString();
+  function sendEntraError (reply: FastifyReply, error: EntraError) {
+    const traceId = randomUUID()
+    const correlationId = randomUUID()
+    const timestamp = new Date(now()).toISOString()
     return reply.code(error.statusCode).send({
       error: error.error,
-      error_description: `AADSTS${error.aadsts}: ${error.message} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_description:
+        `AADSTS${error.aadsts}: ${error.message} ` +
+        `Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
       error_codes: [error.aadsts],
       timestamp,
       trace_id: traceId,
-      correlation_id: correlationId,
-    });
+      correlation_id: correlationId
+    })
   }
 
-  app.removeAllContentTypeParsers();
+  app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
-    done(null, Object.fromEntries(new URLSearchParams(body as string))),
-  );
+    done(null, Object.fromEntries(new URLSearchParams(body as string)))
+  )
   app.setErrorHandler<FastifyError | EntraError>((error, _request, reply) => {
-    if (error instanceof EntraError) return sendEntraError(reply, error);
+    if (error instanceof EntraError) return sendEntraError(reply, error)
     /* c8 ignore next -- besides EntraErrors only Fastify's body errors, which carry a status, reach this handler */
-    return sendEntraError(reply, new EntraError('invalid_request', 900144, error.message, error.statusCode ?? 500));
-  });
+    return sendEntraError(reply, new EntraError('invalid_request', 900144, error.message, error.statusCode ?? 500))
+  })
 
   app.get<{ Params: { tenantId: string } }>('/:tenantId/v2.0/.well-known/openid-configuration', async (request) => {
-    const base = `https://${request.host}/${request.params.tenantId}`;
+    const base = `https://${request.host}/${request.params.tenantId}`
     return {
       issuer: `${base}/v2.0`,
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
@@ -115,20 +124,25 @@ export async function entraRoutes(app: FastifyInstance, options: EntraRoutesOpti
       id_token_signing_alg_values_supported: ['RS256'],
       scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
       tenant_region_scope: null,
-      cloud_instance_name: 'microsoftonline.com',
-    };
-  });
+      cloud_instance_name: 'microsoftonline.com'
+    }
+  })
 
-  app.get('/:tenantId/discovery/v2.0/keys', async () => jwks);
+  app.get('/:tenantId/discovery/v2.0/keys', async () => jwks)
 
   app.post<{ Body: Form | undefined }>(
     '/:tenantId/oauth2/v2.0/token',
     { onRequest: [async () => counters.identityRequest(), faults.hook('identity')] },
     async (request) => {
-      const { clientId, resource } = readTokenRequest(request.body ?? {}, now());
-      const issued = await tokens.issue(resource, principals.select({ clientId }));
-      const expiresIn = issued.expiresOn - Math.floor(now() / 1000);
-      return { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: issued.accessToken };
-    },
-  );
+      const { clientId, resource } = readTokenRequest(request.body ?? {}, now())
+      const issued = await tokens.issue(resource, principals.select({ clientId }))
+      const expiresIn = issued.expiresOn - Math.floor(now() / 1000)
+      return {
+        token_type: 'Bearer',
+        expires_in: expiresIn,
+        ext_expires_in: expiresIn,
+        access_token: issued.accessToken
+      }
+    }
+  )
 }

@@ -16,12 +16,12 @@ const VERIFIED_MAX_AGE_MS = 600_000
  * the token's exp: a repeat skips decoding, hashing and @fastify/jwt's lookup, the largest cost of a cache hit.
  */
 export default fp(
-  async function authenticate(app: FastifyInstance, options: { auth: AuthConfig }) {
+  async function authenticate (app: FastifyInstance, options: { auth: AuthConfig }) {
     const { auth } = options
     await app.register(fastifyJwt, jwtOptions(auth))
     const verified = new LRUCache<string, { caller: string; until: number }>({ max: VERIFIED_MAX_ENTRIES })
     app.decorateRequest('caller', null)
-    app.decorate('authenticate', async function verifyCaller(request: FastifyRequest) {
+    app.decorate('authenticate', async function verifyCaller (request: FastifyRequest) {
       // Node keeps the first of several Authorization headers; an ambiguous request is refused instead.
       if (countHeader(request.raw.rawHeaders, 'authorization') > 1) throw brokerError('AUTH_INVALID')
       const header = request.headers.authorization
@@ -39,13 +39,16 @@ export default fp(
       const caller = callerIdFrom(claims, auth.callerClaims)
       request.caller = caller
       // fast-jwt has checked that exp is a number; past it, the token goes through full verification again.
-      verified.set(header as string, { caller, until: Math.min((claims.exp as number) * 1000, Date.now() + VERIFIED_MAX_AGE_MS) })
+      verified.set(header as string, {
+        caller,
+        until: Math.min((claims.exp as number) * 1000, Date.now() + VERIFIED_MAX_AGE_MS)
+      })
     })
   },
   { name: 'authenticate' }
 )
 
-function countHeader(rawHeaders: string[], name: string): number {
+function countHeader (rawHeaders: string[], name: string): number {
   let count = 0
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === name) count++
   return count

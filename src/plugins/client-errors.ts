@@ -6,10 +6,14 @@ import { brokerError, type ErrorCode } from '../errors.js'
  * Requests Node rejects before Fastify sees them (oversized headers, malformed HTTP, slow clients)
  * still get the ErrorResponse shape. Used as Fastify's clientErrorHandler.
  */
-export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+export function clientErrorHandler (error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const code: ErrorCode =
-    error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'INVALID_REQUEST'
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : 'INVALID_REQUEST'
   const { statusCode, message } = brokerError(code)
   const body = JSON.stringify({ error: { code, message } })
   if (socket.writable) {

@@ -22,7 +22,7 @@ Responses carry \`Cache-Control: no-store\`.
 
 /** The OpenAPI document (GET /openapi.json) and Swagger UI (/docs), served from the broker's own assets. */
 export default fp(
-  async function docs(app: FastifyInstance, options: { version: string }) {
+  async function docs (app: FastifyInstance, options: { version: string }) {
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -33,7 +33,12 @@ export default fp(
         ],
         components: {
           securitySchemes: {
-            bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The caller JWT (Entra ID access token for the broker\'s audience)' }
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              bearerFormat: 'JWT',
+              description: "The caller JWT (Entra ID access token for the broker's audience)"
+            }
           },
           schemas: { ErrorCode: errorCodeSchema() }
         }

@@ -5,18 +5,20 @@ import { brokerError, isBrokerError, type BrokerError } from '../errors.js'
 export const WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 
 /** Maps anything thrown to a catalogued error; unexpected errors become INTERNAL_ERROR. */
-export function toBrokerError(error: unknown): BrokerError {
+export function toBrokerError (error: unknown): BrokerError {
   if (isBrokerError(error)) return error
   const fastifyError = error as Partial<FastifyError>
   // Route schemas validate path parameters only, and those are ids.
   if (fastifyError.validation !== undefined) return brokerError('INVALID_ID', { cause: error })
   // Fastify's own client errors, such as a Content-Type header that is not a media type.
-  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) return brokerError('INVALID_REQUEST', { cause: error })
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
+    return brokerError('INVALID_REQUEST', { cause: error })
+  }
   return brokerError('INTERNAL_ERROR', { cause: error })
 }
 
 /** Writes a catalogued error as the response: status, headers and the ErrorResponse body. */
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
+export function sendError (request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
   request.errorCode = error.code
   if (error.statusCode === 401) reply.header('www-authenticate', WWW_AUTHENTICATE)
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
@@ -24,15 +26,18 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: B
 }
 
 /** The ErrorResponse body: code, message and safe details only. */
-export function errorBody(error: BrokerError) {
-  const body: { code: string; message: string; details?: BrokerError['details'] } = { code: error.code, message: error.message }
+export function errorBody (error: BrokerError) {
+  const body: { code: string; message: string; details?: BrokerError['details'] } = {
+    code: error.code,
+    message: error.message
+  }
   if (error.details !== undefined) body.details = error.details
   return { error: body }
 }
 
 /** One error handler and one not-found handler write every error body. */
 export default fp(
-  async function errorHandler(app: FastifyInstance) {
+  async function errorHandler (app: FastifyInstance) {
     app.decorateRequest('errorCode', null)
     app.setErrorHandler((error, request, reply) => {
       const mapped = toBrokerError(error)

@@ -18,7 +18,7 @@ export interface LoadSheddingOptions {
  * on a timer, which throws without /proc, as in the container check, and killed the process.)
  */
 export default fp(
-  async function loadShedding(app: FastifyInstance, options: LoadSheddingOptions) {
+  async function loadShedding (app: FastifyInstance, options: LoadSheddingOptions) {
     const { maxEventLoopDelayMs, maxEventLoopUtilization, sampleIntervalMs } = options
     if (maxEventLoopDelayMs === 0 && maxEventLoopUtilization === 0) return
     const delays = monitorEventLoopDelay({ resolution: 10 })

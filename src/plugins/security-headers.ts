@@ -27,7 +27,7 @@ const OPTIONS: HelmetOptions = {
 }
 
 /** Helmet's headers, worked out once: they are the same for every response. */
-function securityHeaderValues(options: HelmetOptions): Record<string, string> {
+function securityHeaderValues (options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {}
   const response = {
     setHeader: (name: string, value: string) => void (headers[name.toLowerCase()] = String(value)),
@@ -39,7 +39,7 @@ function securityHeaderValues(options: HelmetOptions): Record<string, string> {
 
 /** Security headers on every response, from helmet's own defaults and our policy. */
 export default fp(
-  async function securityHeaders(app: FastifyInstance) {
+  async function securityHeaders (app: FastifyInstance) {
     const headers = securityHeaderValues(OPTIONS)
     app.addHook('onRequest', async (_request, reply) => {
       reply.headers(headers)

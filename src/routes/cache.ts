@@ -7,12 +7,15 @@ import { BEARER_SECURITY, errorResponse, IdParam, INVALID_ID_RESPONSE, UNAUTHENT
 import { tokenCacheKey, type TokenCache } from '../token-cache.js'
 
 const EVICT_RESPONSES = {
-  200: Type.Object({ evicted: Type.Integer({ description: 'How many cached tokens were dropped' }) }, { description: 'Evicted' }),
+  200: Type.Object(
+    { evicted: Type.Integer({ description: 'How many cached tokens were dropped' }) },
+    { description: 'Evicted' }
+  ),
   401: UNAUTHENTICATED_RESPONSE,
   403: errorResponse(['ADMIN_REQUIRED'], 'The caller is not marked admin in the policy')
 }
 
-function evictSchema(summary: string, params?: TSchema) {
+function evictSchema (summary: string, params?: TSchema) {
   return {
     tags: ['cache'],
     summary,
@@ -22,7 +25,7 @@ function evictSchema(summary: string, params?: TSchema) {
 }
 
 /** Operators who must stop handing out a token evict it; the next request mints a new one. Admin callers only. */
-export default async function cacheRoutes(
+export default async function cacheRoutes (
   parent: FastifyInstance,
   options: { policy: () => Policy; tokenCache: TokenCache }
 ) {
@@ -33,18 +36,28 @@ export default async function cacheRoutes(
     return { evicted: tokenCache.evict(key) }
   }
 
-  app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) => evict(request, undefined))
-  app.delete('/cache/account', { config: { scope: 'account' }, schema: evictSchema('Evict the cached Account token') }, async (request) =>
-    evict(request, tokenCacheKey('account', undefined))
+  app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) =>
+    evict(request, undefined)
+  )
+  app.delete(
+    '/cache/account',
+    { config: { scope: 'account' }, schema: evictSchema('Evict the cached Account token') },
+    async (request) => evict(request, tokenCacheKey('account', undefined))
   )
   app.delete(
     '/cache/project/:projectId',
-    { config: { scope: 'project' }, schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam })) },
+    {
+      config: { scope: 'project' },
+      schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam }))
+    },
     async (request) => evict(request, tokenCacheKey('project', (request.params as { projectId: string }).projectId))
   )
   app.delete(
     '/cache/video/:videoId',
-    { config: { scope: 'video' }, schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam })) },
+    {
+      config: { scope: 'video' },
+      schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam }))
+    },
     async (request) => evict(request, tokenCacheKey('video', (request.params as { videoId: string }).videoId))
   )
 }

@@ -30,7 +30,7 @@ const MAX_AUDITED_TEXT = 256
  * Everything a caller reaches with its JWT: the token and cache routes. Each request here is shed
  * under overload, authenticated, rate limited per caller, counted and audited.
  */
-export default async function callerRoutes(app: FastifyInstance, options: CallerRoutesOptions) {
+export default async function callerRoutes (app: FastifyInstance, options: CallerRoutesOptions) {
   const { accountName, policy, auditor, metrics } = options
 
   app.decorateRequest('issued', null)
@@ -43,8 +43,11 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
     keyGenerator: (request) => `caller:${request.caller}`,
     max: (request) => policy().rateLimitFor(request.caller as string).max,
     timeWindow: (request) => policy().rateLimitFor(request.caller as string).timeWindowMs,
-    errorResponseBuilder: (_request, context) => brokerError('RATE_LIMITED', { retryAfterSeconds: Math.ceil(context.ttl / 1000) }),
-    ...(options.rateLimitRedis ? { redis: options.rateLimitRedis, nameSpace: 'vi-token-broker:rate:', skipOnError: true } : {})
+    errorResponseBuilder: (_request, context) =>
+      brokerError('RATE_LIMITED', { retryAfterSeconds: Math.ceil(context.ttl / 1000) }),
+    ...(options.rateLimitRedis
+      ? { redis: options.rateLimitRedis, nameSpace: 'vi-token-broker:rate:', skipOnError: true }
+      : {})
   })
   // The record is written before the response leaves: if it cannot be written, no token is sent.
   app.addHook('onSend', async (request, reply, payload) => {
@@ -63,7 +66,7 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
     }
   })
 
-  function auditRecord(request: FastifyRequest, status: number, code: string | null, elapsedMs: number): AuditRecord {
+  function auditRecord (request: FastifyRequest, status: number, code: string | null, elapsedMs: number): AuditRecord {
     const params = request.params as Record<string, string | undefined>
     const issued = request.issued
     return {
@@ -91,7 +94,7 @@ export default async function callerRoutes(app: FastifyInstance, options: Caller
 }
 
 /** Caller-supplied text in an audit record is bounded, so no request can bloat the log. */
-function clip(text: string | undefined): string | null {
+function clip (text: string | undefined): string | null {
   return text === undefined ? null : text.slice(0, MAX_AUDITED_TEXT)
 }
 

@@ -3,14 +3,15 @@ import { brokerError } from '../errors.js'
 import { errorResponse, HealthResponse } from '../schemas.js'
 
 /** Liveness depends on nothing outside the process; readiness turns 503 once shutdown starts. */
-export default async function healthRoutes(app: FastifyInstance, options: { isReady: () => boolean }) {
+export default async function healthRoutes (app: FastifyInstance, options: { isReady: () => boolean }) {
   app.get(
     '/healthz',
     {
       schema: {
         tags: ['health'],
         summary: 'Liveness',
-        description: 'Answers 200 while the process runs. Depends on nothing outside the process: use it for the liveness probe.',
+        description:
+          'Answers 200 while the process runs. Depends on nothing outside the process: use it for the liveness probe.',
         response: { 200: HealthResponse }
       }
     },
@@ -22,7 +23,8 @@ export default async function healthRoutes(app: FastifyInstance, options: { isRe
       schema: {
         tags: ['health'],
         summary: 'Readiness',
-        description: 'Answers 200 once the configuration and policy are loaded, and 503 from the moment shutdown starts.',
+        description:
+          'Answers 200 once the configuration and policy are loaded, and 503 from the moment shutdown starts.',
         response: { 200: HealthResponse, 503: errorResponse(['NOT_READY'], 'Shutting down') }
       }
     },

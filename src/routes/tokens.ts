@@ -28,11 +28,15 @@ const COMMON_RESPONSES = {
   200: TokenResponse,
   401: UNAUTHENTICATED_RESPONSE,
   403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope or id'),
-  429: errorResponse(['RATE_LIMITED'], "Over this caller's rate limit from the policy; retry after Retry-After seconds"),
+  429: errorResponse(
+    ['RATE_LIMITED'],
+    "Over this caller's rate limit from the policy; retry after Retry-After seconds"
+  ),
   502: errorResponse(['ARM_ERROR'], "ARM refused the request (4xx); ARM's error code is in details"),
   503: errorResponse(
     ['ARM_THROTTLED', 'ARM_UNAVAILABLE', 'IDENTITY_UNAVAILABLE', 'JWKS_UNAVAILABLE', 'AUDIT_UNAVAILABLE', 'OVERLOADED'],
-    'ARM is throttling, failing or unreachable, or the broker cannot audit or is overloaded; retry after Retry-After seconds'
+    'ARM is throttling, failing or unreachable, or the broker cannot audit or is overloaded; ' +
+      'retry after Retry-After seconds'
   ),
   504: errorResponse(['ARM_TIMEOUT'], 'ARM did not answer within the deadline')
 }
@@ -40,11 +44,11 @@ const WITH_ID_RESPONSES = { ...COMMON_RESPONSES, 400: INVALID_ID_RESPONSE }
 const security = BEARER_SECURITY
 
 /** The token routes: the policy decides, the cache (or ARM) answers. */
-export default async function tokenRoutes(parent: FastifyInstance, options: TokenRoutesOptions) {
+export default async function tokenRoutes (parent: FastifyInstance, options: TokenRoutesOptions) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { accountName, policy, tokenCache, mint } = options
 
-  async function issue(request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
+  async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
     if (!policy().isAllowed(request.caller as string, scope, id)) throw brokerError('POLICY_DENIED')
     const key = tokenCacheKey(scope, id)
     const result = await tokenCache.get(key, () => mint(key, { scope, id }))
@@ -67,7 +71,9 @@ export default async function tokenRoutes(parent: FastifyInstance, options: Toke
       schema: {
         tags: ['tokens'],
         summary: 'Get an Account-scope token',
-        description: 'An Account-scope token can read every video in the account, so a policy grants it only where a rule names it.',
+        description:
+          'An Account-scope token can read every video in the account, ' +
+          'so a policy grants it only where a rule names it.',
         security,
         response: COMMON_RESPONSES
       }

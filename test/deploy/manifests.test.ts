@@ -3,7 +3,7 @@ import { kustomizations, missingKustomize, render, schemaErrors, type K8sObject 
 
 if (!missingKustomize(t)) main()
 
-function main(): void {
+function main (): void {
   for (const dir of kustomizations) {
     t.test(`${dir}: renders, and every object is valid against its Kubernetes schema`, async (t) => {
       const objects = render(dir)
@@ -22,7 +22,8 @@ function main(): void {
     const errors = schemaErrors(broken)
     t.match(errors.join('\n'), /spec\/replicas must be integer/)
     t.match(errors.join('\n'), /readOnlyRootFilesystem must be boolean/)
-    t.match(schemaErrors({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } }), [/no schema for example\.com\/v1\/Widget/])
+    t.match(schemaErrors({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } }), [
+      /no schema for example\.com\/v1\/Widget/
+    ])
   })
-
 }

@@ -11,14 +11,23 @@ const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
 if (!existsSync(CHROMIUM)) {
   // .ci/run installs chromium and requires this test; a developer machine without it skips it.
   if (process.env.E2E_REQUIRE_BROWSER === '1') t.fail(`no chromium at ${CHROMIUM}`)
-  else t.test('Swagger UI in a browser', { skip: `no chromium at ${CHROMIUM} (apt-get install chromium)` }, async () => {})
+  else {
+    t.test('Swagger UI in a browser', { skip: `no chromium at ${CHROMIUM} (apt-get install chromium)` }, async () => {})
+  }
 } else {
   const emulator = await emulatorFor(t)
   const broker = await build(t, { emulator })
   const baseUrl = await broker.app.listen({ port: 0, host: '127.0.0.1' })
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run'
+    ]
   })
   t.teardown(() => browser.close())
   const page = await browser.newPage()
@@ -35,9 +44,10 @@ if (!existsSync(CHROMIUM)) {
   })
   page.on('requestfailed', (request) => pageProblems.push(`failed ${request.url()}`))
 
-  const dialogButton = (page: Page, text: string) => page.locator('.dialog-ux .auth-btn-wrapper button', { hasText: text })
+  const dialogButton = (page: Page, text: string) =>
+    page.locator('.dialog-ux .auth-btn-wrapper button', { hasText: text })
 
-  async function authorize(page: Page, token: string) {
+  async function authorize (page: Page, token: string) {
     await page.locator('.auth-wrapper button.authorize').click()
     if (await dialogButton(page, 'Logout').isVisible()) await dialogButton(page, 'Logout').click()
     await page.locator('#auth-bearer-value').fill(token)
@@ -45,8 +55,10 @@ if (!existsSync(CHROMIUM)) {
     await dialogButton(page, 'Close').click()
   }
 
-  async function tryVideo(page: Page, videoId: string): Promise<{ status: string; body: string }> {
-    const operation = page.locator('.opblock', { has: page.locator('.opblock-summary-path', { hasText: '/tokens/video/{videoId}' }) })
+  async function tryVideo (page: Page, videoId: string): Promise<{ status: string; body: string }> {
+    const operation = page.locator('.opblock', {
+      has: page.locator('.opblock-summary-path', { hasText: '/tokens/video/{videoId}' })
+    })
     if (!(await operation.locator('.opblock-body').isVisible())) await operation.locator('.opblock-summary').click()
     const tryOut = operation.locator('button.try-out__btn')
     if ((await tryOut.textContent())?.includes('Try it out')) await tryOut.click()

@@ -1,5 +1,5 @@
-import t from 'tap';
-import { readCliConfig } from '../../src/emulator/cli-config.js';
+import t from 'tap'
+import { readCliConfig } from '../../src/emulator/cli-config.js'
 
 t.test('defaults', async (t) => {
   t.same(readCliConfig({}), {
@@ -8,11 +8,11 @@ t.test('defaults', async (t) => {
       armPort: 8443,
       port: 8081,
       certificateHosts: ['localhost', '127.0.0.1', '::1'],
-      tokenLifetimeSeconds: 3600,
+      tokenLifetimeSeconds: 3600
     },
-    logLevel: 'info',
-  });
-});
+    logLevel: 'info'
+  })
+})
 
 t.test('every variable', async (t) => {
   const config = readCliConfig({
@@ -23,8 +23,8 @@ t.test('every variable', async (t) => {
     EMULATOR_CA_FILE: '/tmp/ca.pem',
     EMULATOR_TOKEN_LIFETIME_SECONDS: '300',
     EMULATOR_IDENTITY_HEADER: 'fixed-header-for-compose',
-    EMULATOR_LOG_LEVEL: 'silent',
-  });
+    EMULATOR_LOG_LEVEL: 'silent'
+  })
   t.same(config, {
     options: {
       host: '0.0.0.0',
@@ -32,12 +32,12 @@ t.test('every variable', async (t) => {
       port: 0,
       certificateHosts: ['localhost', '127.0.0.1', '::1', 'emulator', 'azure-emulator'],
       tokenLifetimeSeconds: 300,
-      identityHeader: 'fixed-header-for-compose',
+      identityHeader: 'fixed-header-for-compose'
     },
     caFile: '/tmp/ca.pem',
-    logLevel: 'silent',
-  });
-});
+    logLevel: 'silent'
+  })
+})
 
 t.test('invalid values name their variable', async (t) => {
   const cases: [Record<string, string>, RegExp][] = [
@@ -46,7 +46,7 @@ t.test('invalid values name their variable', async (t) => {
     [{ EMULATOR_PORT: '-1' }, /^EMULATOR_PORT /],
     [{ EMULATOR_TOKEN_LIFETIME_SECONDS: '0' }, /^EMULATOR_TOKEN_LIFETIME_SECONDS /],
     [{ EMULATOR_TOKEN_LIFETIME_SECONDS: '1.5' }, /^EMULATOR_TOKEN_LIFETIME_SECONDS /],
-    [{ EMULATOR_LOG_LEVEL: 'loud' }, /^EMULATOR_LOG_LEVEL /],
-  ];
-  for (const [env, message] of cases) t.throws(() => readCliConfig(env), { message }, JSON.stringify(env));
-});
+    [{ EMULATOR_LOG_LEVEL: 'loud' }, /^EMULATOR_LOG_LEVEL /]
+  ]
+  for (const [env, message] of cases) t.throws(() => readCliConfig(env), { message }, JSON.stringify(env))
+})

@@ -1,57 +1,57 @@
-import t from 'tap';
-import { createRateBuckets } from '../../src/emulator/rate-bucket.js';
-import { generateToken, managementToken, startTestEmulator } from './fixtures/helpers.js';
+import t from 'tap'
+import { createRateBuckets } from '../../src/emulator/rate-bucket.js'
+import { generateToken, managementToken, startTestEmulator } from './fixtures/helpers.js'
 
 t.test('a bucket empties, refuses with Retry-After and refills with the clock', async (t) => {
-  let clock = 0;
-  const buckets = createRateBuckets({ capacity: 3, refillPerSecond: 2, now: () => clock });
-  t.same(buckets.take('a'), { allowed: true, remaining: 2, retryAfterSeconds: 0 });
-  buckets.take('a');
-  t.same(buckets.take('a'), { allowed: true, remaining: 0, retryAfterSeconds: 0 });
-  t.same(buckets.take('a'), { allowed: false, remaining: 0, retryAfterSeconds: 1 });
-  t.same(buckets.take('b'), { allowed: true, remaining: 2, retryAfterSeconds: 0 }, 'keys have their own buckets');
-  clock += 500;
-  t.same(buckets.take('a'), { allowed: true, remaining: 0, retryAfterSeconds: 0 }, 'one token back after half a second');
-  clock += 60_000;
-  t.same(buckets.take('a'), { allowed: true, remaining: 2, retryAfterSeconds: 0 }, 'refill stops at capacity');
-  buckets.reset();
-  t.same(buckets.take('a'), { allowed: true, remaining: 2, retryAfterSeconds: 0 });
-});
+  let clock = 0
+  const buckets = createRateBuckets({ capacity: 3, refillPerSecond: 2, now: () => clock })
+  t.same(buckets.take('a'), { allowed: true, remaining: 2, retryAfterSeconds: 0 })
+  buckets.take('a')
+  t.same(buckets.take('a'), { allowed: true, remaining: 0, retryAfterSeconds: 0 })
+  t.same(buckets.take('a'), { allowed: false, remaining: 0, retryAfterSeconds: 1 })
+  t.same(buckets.take('b'), { allowed: true, remaining: 2, retryAfterSeconds: 0 }, 'keys have their own buckets')
+  clock += 500
+  t.same(buckets.take('a'), { allowed: true, remaining: 0, retryAfterSeconds: 0 }, 'one token back after half a second')
+  clock += 60_000
+  t.same(buckets.take('a'), { allowed: true, remaining: 2, retryAfterSeconds: 0 }, 'refill stops at capacity')
+  buckets.reset()
+  t.same(buckets.take('a'), { allowed: true, remaining: 2, retryAfterSeconds: 0 })
+})
 
 t.test('a slow refill waits several seconds', async (t) => {
-  const buckets = createRateBuckets({ capacity: 1, refillPerSecond: 0.25, now: () => 0 });
-  buckets.take('a');
-  t.equal(buckets.take('a').retryAfterSeconds, 4);
-});
+  const buckets = createRateBuckets({ capacity: 1, refillPerSecond: 0.25, now: () => 0 })
+  buckets.take('a')
+  t.equal(buckets.take('a').retryAfterSeconds, 4)
+})
 
 t.test('ARM throttles writes per subscription and principal: 200, then 10 per second', async (t) => {
-  let clock = Date.now();
-  const emulator = await startTestEmulator(t, { now: () => clock });
-  const token = await managementToken(emulator);
-  const otherPrincipal = await managementToken(emulator, 'resource=https://management.azure.com&client_id=other-app');
+  let clock = Date.now()
+  const emulator = await startTestEmulator(t, { now: () => clock })
+  const token = await managementToken(emulator)
+  const otherPrincipal = await managementToken(emulator, 'resource=https://management.azure.com&client_id=other-app')
 
-  let last;
-  for (let i = 0; i < 200; i++) last = await generateToken(emulator, token);
-  t.equal(last?.status, 200);
-  t.equal(last?.headers['x-ms-ratelimit-remaining-subscription-writes'], '0');
+  let last
+  for (let i = 0; i < 200; i++) last = await generateToken(emulator, token)
+  t.equal(last?.status, 200)
+  t.equal(last?.headers['x-ms-ratelimit-remaining-subscription-writes'], '0')
 
-  const throttled = await generateToken(emulator, token);
-  t.equal(throttled.status, 429);
-  t.equal(throttled.json().error.code, 'SubscriptionRequestsThrottled');
-  t.equal(throttled.headers['retry-after'], '1');
-  t.equal(throttled.headers['x-ms-ratelimit-remaining-subscription-writes'], '0');
+  const throttled = await generateToken(emulator, token)
+  t.equal(throttled.status, 429)
+  t.equal(throttled.json().error.code, 'SubscriptionRequestsThrottled')
+  t.equal(throttled.headers['retry-after'], '1')
+  t.equal(throttled.headers['x-ms-ratelimit-remaining-subscription-writes'], '0')
 
-  const other = await generateToken(emulator, otherPrincipal);
-  t.equal(other.status, 200, 'another principal has its own bucket');
-  t.equal(other.headers['x-ms-ratelimit-remaining-subscription-writes'], '199');
+  const other = await generateToken(emulator, otherPrincipal)
+  t.equal(other.status, 200, 'another principal has its own bucket')
+  t.equal(other.headers['x-ms-ratelimit-remaining-subscription-writes'], '199')
 
-  clock += 1000;
-  const refilled = await generateToken(emulator, token);
-  t.equal(refilled.status, 200, 'ten tokens are back after a second');
-  t.equal(refilled.headers['x-ms-ratelimit-remaining-subscription-writes'], '9');
+  clock += 1000
+  const refilled = await generateToken(emulator, token)
+  t.equal(refilled.status, 200, 'ten tokens are back after a second')
+  t.equal(refilled.headers['x-ms-ratelimit-remaining-subscription-writes'], '9')
 
-  emulator.reset();
-  const afterReset = await generateToken(emulator, token);
-  t.equal(afterReset.headers['x-ms-ratelimit-remaining-subscription-writes'], '199', 'reset refills the buckets');
-  t.same(emulator.counters().arm.byStatus, { '200': 1 });
-});
+  emulator.reset()
+  const afterReset = await generateToken(emulator, token)
+  t.equal(afterReset.headers['x-ms-ratelimit-remaining-subscription-writes'], '199', 'reset refills the buckets')
+  t.same(emulator.counters().arm.byStatus, { 200: 1 })
+})

@@ -3,7 +3,15 @@
 // sent byte for byte with node:http, or over a bare socket where node:http would refuse them.
 import t from 'tap'
 import { build, emulatorFor } from '../helper.js'
-import { assertError, assertNotLogged, rawRequest, socketRequest, Tally, type RawRequest, type RawResponse } from './support/hostile.js'
+import {
+  assertError,
+  assertNotLogged,
+  rawRequest,
+  socketRequest,
+  Tally,
+  type RawRequest,
+  type RawResponse
+} from './support/hostile.js'
 
 const emulator = await emulatorFor(t)
 const broker = await build(t, { emulator })
@@ -16,18 +24,22 @@ const admin = await emulator.mintCallerToken('admin-bff')
 logs.secret(portal)
 logs.secret(admin)
 
-async function send(label: string, options: RawRequest & { token?: string }): Promise<RawResponse> {
+async function send (label: string, options: RawRequest & { token?: string }): Promise<RawResponse> {
   const { token, headers = [], ...rest } = options
-  const response = await rawRequest(baseUrl, { ...rest, headers: token ? ['authorization', `Bearer ${token}`, ...headers] : headers })
+  const response = await rawRequest(baseUrl, {
+    ...rest,
+    headers: token ? ['authorization', `Bearer ${token}`, ...headers] : headers
+  })
   tally.see(label, response.status)
   logs.secret(response.json?.accessToken)
   return response
 }
 
 /** GET with portal-bff's token, another token, or (null) no Authorization header at all. */
-const get = (path: string, token: string | null = portal) => send(`GET ${path.slice(0, 100)}`, { path, ...(token === null ? {} : { token }) })
+const get = (path: string, token: string | null = portal) =>
+  send(`GET ${path.slice(0, 100)}`, { path, ...(token === null ? {} : { token }) })
 
-async function socket(label: string, bytes: string | Buffer): Promise<RawResponse> {
+async function socket (label: string, bytes: string | Buffer): Promise<RawResponse> {
   const response = await socketRequest(baseUrl, bytes)
   tally.see(label, response.status)
   logs.secret(response.json?.accessToken)
@@ -105,11 +117,22 @@ t.test('scopes, case and trailing slashes', async (t) => {
   t.equal(trailing.status, 200, '/tokens/video/abc123/: 200 (trailing slash ignored) (new)')
   t.equal(trailing.json?.videoId, 'abc123', '/tokens/video/abc123/: videoId abc123 (new)')
 
-  for (const [name, token] of [['portal-bff', portal], ['admin-bff', admin]] as const) {
+  for (const [name, token] of [
+    ['portal-bff', portal],
+    ['admin-bff', admin]
+  ] as const) {
     const plain = await get('/tokens/account', token)
     const slashed = await get('/tokens/account/', token)
-    t.equal(slashed.status, plain.status, `/tokens/account/ as ${name}: same status as /tokens/account (${plain.status}) (new)`)
-    t.equal(slashed.json?.error?.code, plain.json?.error?.code, `/tokens/account/ as ${name}: same code as /tokens/account (new)`)
+    t.equal(
+      slashed.status,
+      plain.status,
+      `/tokens/account/ as ${name}: same status as /tokens/account (${plain.status}) (new)`
+    )
+    t.equal(
+      slashed.json?.error?.code,
+      plain.json?.error?.code,
+      `/tokens/account/ as ${name}: same code as /tokens/account (new)`
+    )
     t.equal(slashed.json?.scope, plain.json?.scope, `/tokens/account/ as ${name}: same scope (new)`)
   }
   t.equal((await get('/tokens/account', admin)).status, 200, 'admin-bff gets an Account token')
@@ -137,28 +160,61 @@ t.test('other methods: 404 NOT_FOUND', async (t) => {
     assertError(t, response, 404, 'NOT_FOUND', `${method} /tokens/video/abc123`)
   }
   // OPTIONS: no CORS plugin, so no such route (observed).
-  assertError(t, await send('OPTIONS', { method: 'OPTIONS', path: '/tokens/video/abc123', token: portal }), 404, 'NOT_FOUND', 'OPTIONS /tokens/video/abc123')
+  assertError(
+    t,
+    await send('OPTIONS', { method: 'OPTIONS', path: '/tokens/video/abc123', token: portal }),
+    404,
+    'NOT_FOUND',
+    'OPTIONS /tokens/video/abc123'
+  )
   // No automatic HEAD routes: HEAD would mint a token while showing nothing.
   const head = await send('HEAD', { method: 'HEAD', path: '/tokens/video/abc123', token: portal })
   t.equal(head.status, 404, 'HEAD /tokens/video/abc123: 404')
   t.equal(head.body, '', 'HEAD: no body')
 })
 
-t.test('odd methods and malformed request lines: 400 INVALID_REQUEST from the client-error handler, never 500', async (t) => {
-  const cases: Array<[string, string, number, string]> = [
-    ['unknown method FOO', 'FOO /tokens/video/abc123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'INVALID_REQUEST'],
-    ['space in the path', 'GET /tokens/video/abc 123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'INVALID_REQUEST'],
-    ['NUL in the request line', 'GET /tokens/video/abc\u0000123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'INVALID_REQUEST'],
-    ['header without a colon', 'GET /tokens/video/abc123 HTTP/1.1\r\nHost: x\r\nthis is not a header\r\nConnection: close\r\n\r\n', 400, 'INVALID_REQUEST'],
-    ['HTTP/9.9', 'GET /tokens/video/abc123 HTTP/9.9\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'INVALID_REQUEST']
-  ]
-  for (const [name, bytes, status, code] of cases) assertError(t, await socket(name, bytes), status, code, name)
+t.test(
+  'odd methods and malformed request lines: 400 INVALID_REQUEST from the client-error handler, never 500',
+  async (t) => {
+    const cases: Array<[string, string, number, string]> = [
+      [
+        'unknown method FOO',
+        'FOO /tokens/video/abc123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        400,
+        'INVALID_REQUEST'
+      ],
+      [
+        'space in the path',
+        'GET /tokens/video/abc 123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        400,
+        'INVALID_REQUEST'
+      ],
+      [
+        'NUL in the request line',
+        'GET /tokens/video/abc\u0000123 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        400,
+        'INVALID_REQUEST'
+      ],
+      [
+        'header without a colon',
+        'GET /tokens/video/abc123 HTTP/1.1\r\nHost: x\r\nthis is not a header\r\nConnection: close\r\n\r\n',
+        400,
+        'INVALID_REQUEST'
+      ],
+      ['HTTP/9.9', 'GET /tokens/video/abc123 HTTP/9.9\r\nHost: x\r\nConnection: close\r\n\r\n', 400, 'INVALID_REQUEST']
+    ]
+    for (const [name, bytes, status, code] of cases) assertError(t, await socket(name, bytes), status, code, name)
 
-  // Raw UTF-8 bytes in the path (not percent-encoded): observed outcome asserted exactly.
-  // (Rejected as a bad URL before any route; INVALID_ID would be as good, but this is what it is.)
-  const utf8 = Buffer.concat([Buffer.from('GET /tokens/video/'), Buffer.from('été', 'utf8'), Buffer.from(` HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${portal}\r\nConnection: close\r\n\r\n`)])
-  assertError(t, await socket('raw UTF-8 path', utf8), 400, 'INVALID_REQUEST', 'raw UTF-8 bytes in the id (observed)')
-})
+    // Raw UTF-8 bytes in the path (not percent-encoded): observed outcome asserted exactly.
+    // (Rejected as a bad URL before any route; INVALID_ID would be as good, but this is what it is.)
+    const utf8 = Buffer.concat([
+      Buffer.from('GET /tokens/video/'),
+      Buffer.from('été', 'utf8'),
+      Buffer.from(` HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${portal}\r\nConnection: close\r\n\r\n`)
+    ])
+    assertError(t, await socket('raw UTF-8 path', utf8), 400, 'INVALID_REQUEST', 'raw UTF-8 bytes in the id (observed)')
+  }
+)
 
 t.test('bodies: 1 MB POST is 404 NOT_FOUND; 1 MB GET body never causes a 500', async (t) => {
   const megabyte = '{"a":"' + 'x'.repeat(1024 * 1024 - 8) + '"}'
@@ -170,32 +226,109 @@ t.test('bodies: 1 MB POST is 404 NOT_FOUND; 1 MB GET body never causes a 500', a
     body: megabyte
   })
   assertError(t, postJson, 404, 'NOT_FOUND', 'POST 1 MB application/json')
-  const postPlain = await send('POST 1MB no type', { method: 'POST', path: '/tokens/video/abc123', token: portal, body: megabyte })
+  const postPlain = await send('POST 1MB no type', {
+    method: 'POST',
+    path: '/tokens/video/abc123',
+    token: portal,
+    body: megabyte
+  })
   assertError(t, postPlain, 404, 'NOT_FOUND', 'POST 1 MB without content-type')
   // Just over bodyLimit (1 KB), other parseable types, other methods, no token, and an unknown route.
   const twoKb = '{"a":"' + 'x'.repeat(2048) + '"}'
   const more: Array<[string, RawRequest & { token?: string }]> = [
-    ['POST 2 KB application/json', { method: 'POST', path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'application/json'], body: twoKb }],
-    ['POST 2 KB text/plain', { method: 'POST', path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'text/plain'], body: twoKb }],
-    ['PUT 1 MB application/json', { method: 'PUT', path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'application/json'], body: megabyte }],
-    ['PATCH 1 MB application/json', { method: 'PATCH', path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'application/json'], body: megabyte }],
-    ['DELETE 1 MB application/json', { method: 'DELETE', path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'application/json'], body: megabyte }],
-    ['POST 1 MB application/json without a token', { method: 'POST', path: '/tokens/video/abc123', headers: ['content-type', 'application/json'], body: megabyte }],
-    ['POST 2 KB application/json to an unknown route', { method: 'POST', path: '/nope', headers: ['content-type', 'application/json'], body: twoKb }]
+    [
+      'POST 2 KB application/json',
+      {
+        method: 'POST',
+        path: '/tokens/video/abc123',
+        token: portal,
+        headers: ['content-type', 'application/json'],
+        body: twoKb
+      }
+    ],
+    [
+      'POST 2 KB text/plain',
+      {
+        method: 'POST',
+        path: '/tokens/video/abc123',
+        token: portal,
+        headers: ['content-type', 'text/plain'],
+        body: twoKb
+      }
+    ],
+    [
+      'PUT 1 MB application/json',
+      {
+        method: 'PUT',
+        path: '/tokens/video/abc123',
+        token: portal,
+        headers: ['content-type', 'application/json'],
+        body: megabyte
+      }
+    ],
+    [
+      'PATCH 1 MB application/json',
+      {
+        method: 'PATCH',
+        path: '/tokens/video/abc123',
+        token: portal,
+        headers: ['content-type', 'application/json'],
+        body: megabyte
+      }
+    ],
+    [
+      'DELETE 1 MB application/json',
+      {
+        method: 'DELETE',
+        path: '/tokens/video/abc123',
+        token: portal,
+        headers: ['content-type', 'application/json'],
+        body: megabyte
+      }
+    ],
+    [
+      'POST 1 MB application/json without a token',
+      { method: 'POST', path: '/tokens/video/abc123', headers: ['content-type', 'application/json'], body: megabyte }
+    ],
+    [
+      'POST 2 KB application/json to an unknown route',
+      { method: 'POST', path: '/nope', headers: ['content-type', 'application/json'], body: twoKb }
+    ]
   ]
   for (const [name, options] of more) assertError(t, await send(name, options), 404, 'NOT_FOUND', name)
   // A Content-Type that is not a media type at all is a malformed request, whatever the route.
-  const badType = await send('bad content-type', { method: 'POST', path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'bad/type/x'], body: '{}' })
+  const badType = await send('bad content-type', {
+    method: 'POST',
+    path: '/tokens/video/abc123',
+    token: portal,
+    headers: ['content-type', 'bad/type/x'],
+    body: '{}'
+  })
   assertError(t, badType, 400, 'INVALID_REQUEST', 'POST small body with an unparseable content-type')
 
-  // GET is bodyless in Fastify 5: the body is never parsed, so bodyLimit does not apply (observed: served as a plain GET).
-  const getJson = await send('GET 1MB json', { path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'application/json'], body: megabyte })
+  // GET is bodyless in Fastify 5: the body is never parsed, so bodyLimit does not apply
+  // (observed: served as a plain GET).
+  const getJson = await send('GET 1MB json', {
+    path: '/tokens/video/abc123',
+    token: portal,
+    headers: ['content-type', 'application/json'],
+    body: megabyte
+  })
   t.not(getJson.status, 500, 'GET with a 1 MB JSON body: not a 500')
   t.equal(getJson.status, 200, 'GET with a 1 MB JSON body: 200, the body is ignored (observed)')
   t.equal(getJson.json?.videoId, 'abc123')
-  const getInvalid = await send('GET 1MB bad json', { path: '/tokens/video/abc123', token: portal, headers: ['content-type', 'application/json'], body: '{' + 'x'.repeat(1024 * 1024) })
+  const getInvalid = await send('GET 1MB bad json', {
+    path: '/tokens/video/abc123',
+    token: portal,
+    headers: ['content-type', 'application/json'],
+    body: '{' + 'x'.repeat(1024 * 1024)
+  })
   t.equal(getInvalid.status, 200, 'GET with a 1 MB malformed JSON body: 200, the body is ignored (observed)')
-  const getUnauth = await send('GET 1MB no token', { path: '/tokens/video/abc123', headers: ['content-type', 'application/json'], body: megabyte })
+  const getUnauth = await send('GET 1MB no token', {
+    path: '/tokens/video/abc123',
+    headers: ['content-type', 'application/json'],
+    body: megabyte
+  })
   assertError(t, getUnauth, 401, 'AUTH_REQUIRED', 'GET 1 MB body without a token')
 })
 

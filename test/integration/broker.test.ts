@@ -13,7 +13,7 @@ const admin = await emulator.mintCallerToken('admin-bff')
 broker.logs.secret(portal)
 broker.logs.secret(admin)
 
-async function get(path: string, token?: string) {
+async function get (path: string, token?: string) {
   const response = await fetch(baseUrl + path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
   const body = (await response.json()) as Record<string, any>
   broker.logs.secret(body.accessToken)
@@ -60,7 +60,10 @@ t.test('forged and broken caller tokens get 401, never 500', async (t) => {
   const claims = { iss: emulator.issuer, aud: emulator.audience, azp: 'portal-bff', exp: now + 600 }
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
   const jwks = (await (await fetch(emulator.jwksUri)).json()) as { keys: Array<Record<string, string>> }
-  const publicPem = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' })
+  const publicPem = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({
+    type: 'spki',
+    format: 'pem'
+  })
   const forged: Record<string, string> = {
     'alg none': `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`,
     'HS256 signed with the RS256 public key': await new SignJWT(claims)
@@ -81,7 +84,7 @@ t.test('forged and broken caller tokens get 401, never 500', async (t) => {
   t.equal((await get('/tokens/video/abc123')).status, 401, 'no token')
 })
 
-t.test('ARM faults: 502 with ARM\'s code, 503 with Retry-After, 504 at the deadline', async (t) => {
+t.test("ARM faults: 502 with ARM's code, 503 with Retry-After, 504 at the deadline", async (t) => {
   emulator.setFault('arm', { status: 404, body: {} })
   const notFound = await get('/tokens/video/fault1', portal)
   t.equal(notFound.status, 502)
@@ -126,8 +129,14 @@ t.test('one 429 holds back every ARM call for its Retry-After; callers get 503 w
   t.equal(throttled.status, 503)
   t.equal(throttled.body.error.code, 'ARM_THROTTLED')
   t.equal(throttled.headers.get('retry-after'), '30')
-  const others = await Promise.all(['throttle2', 'throttle3', 'throttle4'].map((id) => get(`/tokens/video/${id}`, portal)))
-  t.same(others.map((r) => r.status), [503, 503, 503], 'other keys are held back too')
+  const others = await Promise.all(
+    ['throttle2', 'throttle3', 'throttle4'].map((id) => get(`/tokens/video/${id}`, portal))
+  )
+  t.same(
+    others.map((r) => r.status),
+    [503, 503, 503],
+    'other keys are held back too'
+  )
   t.ok(others.every((r) => Number(r.headers.get('retry-after')) > 0 && Number(r.headers.get('retry-after')) <= 30))
   t.equal(emulator.counters().arm.total - before, 1, 'only the throttled call reached ARM')
   t.equal((await get('/tokens/video/abc123', portal)).status, 200, 'cached tokens are still served during the hold')

@@ -12,7 +12,7 @@ import { callerToken } from '../support/tokens.js'
 
 if (!missingRedis(t)) await main()
 
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   const emulator = await startEmulator()
   t.teardown(() => emulator.close())
   const redisServer = await startRedis(t)
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     HOST: '127.0.0.1'
   }
 
-  async function startReplica(): Promise<string> {
+  async function startReplica (): Promise<string> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...ENV },
       stdio: ['ignore', 'pipe', 'inherit']
@@ -62,9 +62,12 @@ async function main(): Promise<void> {
   const replicas = await Promise.all([startReplica(), startReplica(), startReplica()])
   const portal = await callerToken('portal-bff')
 
-  async function get(base: string, path: string, token = portal) {
+  async function get (base: string, path: string, token = portal) {
     try {
-      const response = await fetch(base + path, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) })
+      const response = await fetch(base + path, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(15_000)
+      })
       await response.arrayBuffer()
       return response.status
     } catch {
@@ -79,9 +82,18 @@ async function main(): Promise<void> {
     )
     t.same([...new Set(statuses)], [200])
     const sharedResults = await Promise.all(
-      replicas.map(async (r) => (await (await fetch(`${r}/metrics`)).text()).split('\n').filter((l) => /^vi_broker_(shared_cache|redis_circuit)/.test(l)).join(' '))
+      replicas.map(async (r) =>
+        (await (await fetch(`${r}/metrics`)).text())
+          .split('\n')
+          .filter((l) => /^vi_broker_(shared_cache|redis_circuit)/.test(l))
+          .join(' ')
+      )
     )
-    t.equal(emulator.counters().arm.generateRestrictedViewerAccessToken - before, 20, `per-replica caches alone would make up to 60 (${sharedResults.join(' | ')})`)
+    t.equal(
+      emulator.counters().arm.generateRestrictedViewerAccessToken - before,
+      20,
+      `per-replica caches alone would make up to 60 (${sharedResults.join(' | ')})`
+    )
   })
 
   t.test('rate limits hold across the fleet', async (t) => {
@@ -93,12 +105,14 @@ async function main(): Promise<void> {
   })
 
   t.test('killing Redis mid-run fails no request; the broker falls back, then uses Redis again', async (t) => {
-    let stop = false
+    const state = { stop: false }
     let n = 0
     const statuses: number[] = []
     const load = (async () => {
-      while (!stop) {
-        const batch = await Promise.all(Array.from({ length: 12 }, () => get(replicas[n % 3] as string, `/tokens/video/outage${n++ % 40}`)))
+      while (!state.stop) {
+        const batch = await Promise.all(
+          Array.from({ length: 12 }, () => get(replicas[n % 3] as string, `/tokens/video/outage${n++ % 40}`))
+        )
         statuses.push(...batch)
       }
     })()
@@ -108,10 +122,14 @@ async function main(): Promise<void> {
     const duringOutage = await (await fetch(`${replicas[0]}/metrics`)).text()
     await redisServer.restart()
     await new Promise((resolve) => setTimeout(resolve, 6_500))
-    stop = true
+    state.stop = true
     await load
     t.ok(statuses.length > 100)
-    t.same(statuses.filter((s) => s !== 200), [], `0 of ${statuses.length} requests failed`)
+    t.same(
+      statuses.filter((s) => s !== 200),
+      [],
+      `0 of ${statuses.length} requests failed`
+    )
     t.match(duringOutage, /vi_broker_redis_circuit_open 1/, 'the metrics show the fallback')
     const afterOutage = await (await fetch(`${replicas[0]}/metrics`)).text()
     t.match(afterOutage, /vi_broker_redis_circuit_open 0/, 'recovered without a restart')
@@ -120,5 +138,4 @@ async function main(): Promise<void> {
     await get(replicas[1] as string, '/tokens/video/after-outage')
     t.ok((await redis.keys('vi-token-broker:token:*')).length >= 1, 'new tokens are shared again')
   })
-
 }

@@ -8,7 +8,7 @@ const baseUrl = await broker.app.listen({ port: 0, host: '127.0.0.1' })
 const portal = await emulator.mintCallerToken('portal-bff')
 broker.logs.secret(portal)
 
-async function get(path: string) {
+async function get (path: string) {
   const response = await fetch(baseUrl + path, { headers: { authorization: `Bearer ${portal}` } })
   const body = (await response.json()) as Record<string, any>
   broker.logs.secret(body.accessToken)

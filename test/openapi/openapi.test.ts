@@ -26,7 +26,8 @@ t.test('the documented error codes and the catalogue agree, in both directions',
   )
   for (const [path, operation] of operations) {
     for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
-      const codes: string[] | undefined = response.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum
+      const codes: string[] | undefined =
+        response.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum
       if (status === '200') continue
       t.ok(codes && codes.length > 0, `${path} ${status} lists its codes`)
       for (const code of codes ?? []) {
@@ -38,7 +39,10 @@ t.test('the documented error codes and the catalogue agree, in both directions',
 })
 
 t.test('the document describes security, headers, tags and examples', async (t) => {
-  t.equal(generated.info.version, JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')).version)
+  t.equal(
+    generated.info.version,
+    JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')).version
+  )
   t.match(generated.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   const video = generated.paths['/tokens/video/{videoId}'].get
   t.same(video.security, [{ bearerAuth: [] }])
@@ -48,6 +52,14 @@ t.test('the document describes security, headers, tags and examples', async (t) 
   t.equal(video.parameters[0].example, '07ec9e38d4')
   t.same(generated.paths['/healthz'].get.tags, ['health'])
   t.notOk(generated.paths['/healthz'].get.security, 'health needs no authentication')
-  t.same(Object.keys(generated.paths['/tokens/account'].get.responses).sort(), ['200', '401', '403', '429', '502', '503', '504'])
+  t.same(Object.keys(generated.paths['/tokens/account'].get.responses).sort(), [
+    '200',
+    '401',
+    '403',
+    '429',
+    '502',
+    '503',
+    '504'
+  ])
   t.ok(video.responses['429'].headers['retry-after'])
 })

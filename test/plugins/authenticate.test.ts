@@ -31,7 +31,11 @@ t.test('each caller keeps its own identity and policy when both are remembered',
   const portal = await callerToken('portal-bff')
   const admin = await callerToken('admin-bff')
   for (let i = 0; i < 2; i++) {
-    t.equal((await request({ url: '/tokens/account', token: portal })).statusCode, 403, 'portal-bff may not have Account scope')
+    t.equal(
+      (await request({ url: '/tokens/account', token: portal })).statusCode,
+      403,
+      'portal-bff may not have Account scope'
+    )
     t.equal((await request({ url: '/tokens/account', token: admin })).statusCode, 200, 'admin-bff may')
   }
 })

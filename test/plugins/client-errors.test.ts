@@ -2,11 +2,11 @@ import type { Socket } from 'node:net'
 import t from 'tap'
 import { clientErrorHandler } from '../../src/plugins/client-errors.js'
 
-function fakeSocket(state: { destroyed?: boolean; writable?: boolean } = {}) {
+function fakeSocket (state: { destroyed?: boolean; writable?: boolean } = {}) {
   const written: string[] = []
   let destroyed = state.destroyed ?? false
   const socket = {
-    get destroyed() {
+    get destroyed () {
       return destroyed
     },
     writable: state.writable ?? true,
@@ -20,7 +20,7 @@ function fakeSocket(state: { destroyed?: boolean; writable?: boolean } = {}) {
 
 const error = (code: string) => Object.assign(new Error(code), { code })
 
-t.test('errors from Node\'s HTTP parser answer in the ErrorResponse shape and close the socket', async (t) => {
+t.test("errors from Node's HTTP parser answer in the ErrorResponse shape and close the socket", async (t) => {
   for (const [code, status, catalogue] of <Array<[string, string, string]>>[
     ['HPE_HEADER_OVERFLOW', '431 Request Header Fields Too Large', 'HEADERS_TOO_LARGE'],
     ['ERR_HTTP_REQUEST_TIMEOUT', '408 Request Timeout', 'REQUEST_TIMEOUT'],

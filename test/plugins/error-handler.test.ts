@@ -3,7 +3,7 @@ import t from 'tap'
 import errorHandler from '../../src/plugins/error-handler.js'
 import { brokerError } from '../../src/errors.js'
 
-async function appThrowing(error: unknown) {
+async function appThrowing (error: unknown) {
   const app = Fastify({ logger: false })
   await app.register(errorHandler)
   app.get('/boom', async () => {
@@ -22,13 +22,20 @@ t.test('an unexpected error is a 500 INTERNAL_ERROR with no stack or message lea
 
 t.test('catalogue errors keep their status, details and Retry-After', async (t) => {
   const app = await appThrowing(
-    brokerError('ARM_ERROR', { details: [{ code: 'GENERAL', message: 'ARM answered HTTP 500' }], upstream: { armMessage: 'internal' } })
+    brokerError('ARM_ERROR', {
+      details: [{ code: 'GENERAL', message: 'ARM answered HTTP 500' }],
+      upstream: { armMessage: 'internal' }
+    })
   )
   t.teardown(() => app.close())
   const response = await app.inject('/boom')
   t.equal(response.statusCode, 502)
   t.same(response.json(), {
-    error: { code: 'ARM_ERROR', message: 'Azure Resource Manager refused to issue the token', details: [{ code: 'GENERAL', message: 'ARM answered HTTP 500' }] }
+    error: {
+      code: 'ARM_ERROR',
+      message: 'Azure Resource Manager refused to issue the token',
+      details: [{ code: 'GENERAL', message: 'ARM answered HTTP 500' }]
+    }
   })
 
   const throttled = await appThrowing(brokerError('ARM_THROTTLED', { retryAfterSeconds: 12 }))

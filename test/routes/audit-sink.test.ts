@@ -12,7 +12,10 @@ t.test('with AUDIT_LOG_FILE, records go to the file as well as the main log', as
   const response = await request({ url: '/tokens/video/abc', token: await callerToken('portal-bff') })
   t.equal(response.statusCode, 200)
   await request({ url: '/tokens/video/abc' })
-  const lines = (await readFile(file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+  const lines = (await readFile(file, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
   t.equal(lines.length, 2)
   t.match(lines[0], { audit: true, caller: 'portal-bff', status: 200, tokenFingerprint: /^[0-9a-f]{16}$/ })
   t.match(lines[1], { audit: true, status: 401, code: 'AUTH_REQUIRED' })
@@ -25,11 +28,17 @@ t.test('AUDIT_LOG_FILE=/dev/full: the audit cannot be written, so no token is re
   const response = await request({ url: '/tokens/video/abc', token: await callerToken('portal-bff') })
   t.equal(response.statusCode, 503)
   t.same(response.json(), {
-    error: { code: 'AUDIT_UNAVAILABLE', message: 'The audit record could not be written, so no token was issued; retry later' }
+    error: {
+      code: 'AUDIT_UNAVAILABLE',
+      message: 'The audit record could not be written, so no token was issued; retry later'
+    }
   })
   t.equal(response.headers['retry-after'], '5')
   t.notMatch(response.body, /accessToken/)
-  t.ok(logs.records.some((r) => r.level === 50 && r.code === 'AUDIT_UNAVAILABLE'), 'the failure is logged')
+  t.ok(
+    logs.records.some((r) => r.level === 50 && r.code === 'AUDIT_UNAVAILABLE'),
+    'the failure is logged'
+  )
   const unauthenticated = await request({ url: '/tokens/video/abc' })
   t.equal(unauthenticated.statusCode, 503, 'every token-route answer waits for its audit record')
 })
@@ -55,7 +64,16 @@ t.test('with the production sink, the record is in the log once the response is 
     headers: { authorization: `Bearer ${await callerToken('portal-bff')}`, 'x-request-id': 'audit-before-response' }
   })
   t.equal(response.status, 200)
-  const records = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
-  t.match(records.filter((r) => r.audit === true), [{ reqId: 'audit-before-response', status: 200, cache: 'miss' }])
-  t.notOk(readFileSync(file, 'utf8').includes(((await response.json()) as { accessToken: string }).accessToken), 'no token in the log')
+  const records = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+  t.match(
+    records.filter((r) => r.audit === true),
+    [{ reqId: 'audit-before-response', status: 200, cache: 'miss' }]
+  )
+  t.notOk(
+    readFileSync(file, 'utf8').includes(((await response.json()) as { accessToken: string }).accessToken),
+    'no token in the log'
+  )
 })

@@ -24,6 +24,8 @@ t.test('a URL that cannot be decoded gets a 400 in the error shape', async (t) =
   const { request } = await build(t)
   const response = await request({ url: '/tokens/video/%zz' })
   t.equal(response.statusCode, 400)
-  t.same(response.json(), { error: { code: 'INVALID_REQUEST', message: 'The request is not valid HTTP or its URL cannot be decoded' } })
+  t.same(response.json(), {
+    error: { code: 'INVALID_REQUEST', message: 'The request is not valid HTTP or its URL cannot be decoded' }
+  })
   t.ok(response.headers['x-request-id'])
 })

@@ -29,7 +29,12 @@ t.test('an admin caller evicts one cached token or all; the next request mints a
   t.same((await request({ method: 'DELETE', url: '/cache', token: ops })).json(), { evicted: 2 })
   t.same((await request({ method: 'DELETE', url: '/cache/account', token: ops })).json(), { evicted: 0 })
   t.same((await request({ method: 'DELETE', url: '/cache/project/p1', token: ops })).json(), { evicted: 0 })
-  t.match(logs.audits.filter((a) => a.action === 'evict').at(0), { caller: 'ops-bff', scope: 'video', resourceId: 'abc', status: 200 })
+  t.match(logs.audits.filter((a) => a.action === 'evict').at(0), {
+    caller: 'ops-bff',
+    scope: 'video',
+    resourceId: 'abc',
+    status: 200
+  })
 })
 
 t.test('eviction needs the admin flag and a valid token', async (t) => {
@@ -42,18 +47,21 @@ t.test('eviction needs the admin flag and a valid token', async (t) => {
   t.equal(badId.json().error.code, 'INVALID_ID')
 })
 
-t.test('per-caller rate limits from the policy: 429 with Retry-After, and one caller cannot starve another', async (t) => {
-  const { request } = await build(t, { policy: POLICY })
-  const portal = await callerToken('portal-bff')
-  const other = await callerToken('other-bff')
-  const statuses = []
-  for (let i = 0; i < 5; i++) statuses.push((await request({ url: '/tokens/video/abc', token: portal })).statusCode)
-  t.same(statuses, [200, 200, 200, 429, 429])
-  const limited = await request({ url: '/tokens/video/abc', token: portal })
-  t.equal(limited.json().error.code, 'RATE_LIMITED')
-  t.ok(Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60)
-  t.equal((await request({ url: '/tokens/video/abc', token: other })).statusCode, 200, 'another caller is unaffected')
-})
+t.test(
+  'per-caller rate limits from the policy: 429 with Retry-After, and one caller cannot starve another',
+  async (t) => {
+    const { request } = await build(t, { policy: POLICY })
+    const portal = await callerToken('portal-bff')
+    const other = await callerToken('other-bff')
+    const statuses = []
+    for (let i = 0; i < 5; i++) statuses.push((await request({ url: '/tokens/video/abc', token: portal })).statusCode)
+    t.same(statuses, [200, 200, 200, 429, 429])
+    const limited = await request({ url: '/tokens/video/abc', token: portal })
+    t.equal(limited.json().error.code, 'RATE_LIMITED')
+    t.ok(Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60)
+    t.equal((await request({ url: '/tokens/video/abc', token: other })).statusCode, 200, 'another caller is unaffected')
+  }
+)
 
 t.test('GET /metrics exposes requests, cache, ARM and process metrics', async (t) => {
   const { request } = await build(t, { policy: POLICY })
@@ -66,7 +74,11 @@ t.test('GET /metrics exposes requests, cache, ARM and process metrics', async (t
   t.match(metrics.headers['content-type'], /text\/plain/)
   const text = metrics.body
   t.match(text, /vi_broker_token_requests_total\{caller="other-bff",scope="video",status="200"\} 2/)
-  t.match(text, /vi_broker_token_requests_total\{caller="unknown",scope="video",status="403"\} 1/, 'unknown callers share one label')
+  t.match(
+    text,
+    /vi_broker_token_requests_total\{caller="unknown",scope="video",status="403"\} 1/,
+    'unknown callers share one label'
+  )
   t.match(text, /vi_broker_cache_results_total\{result="miss"\} 1/)
   t.match(text, /vi_broker_cache_results_total\{result="hit"\} 1/)
   t.match(text, /vi_broker_cache_entries 1/)
@@ -85,7 +97,11 @@ t.test('the app reloads its policy file on change and on demand, and counts the 
   const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: {} }) })
   const { app, request } = await build(t, { watchPolicy: true, env: { POLICY_FILE: `${dir}/policy.json` } })
   const token = await callerToken('other-bff')
-  t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 403, 'the initial policy is the one passed in')
+  t.equal(
+    (await request({ url: '/tokens/video/abc', token })).statusCode,
+    403,
+    'the initial policy is the one passed in'
+  )
   await writeFile(`${dir}/policy.json`, JSON.stringify(POLICY))
   t.ok(['applied', 'unchanged'].includes(await app.reloadPolicy('test')))
   t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200)
@@ -114,7 +130,10 @@ t.test('a saturated event loop sheds token requests with 503 OVERLOADED; health 
 })
 
 t.test('a saturated event loop by delay, and recovery once it calms down', async (t) => {
-  const { request } = await build(t, { policy: POLICY, env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20', OVERLOAD_SAMPLE_INTERVAL_MS: '100' } })
+  const { request } = await build(t, {
+    policy: POLICY,
+    env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20', OVERLOAD_SAMPLE_INTERVAL_MS: '100' }
+  })
   const token = await callerToken('other-bff')
   const blockUntil = Date.now() + 400
   // A timer due during the block is delayed by it, which the event-loop delay histogram records.
@@ -132,7 +151,11 @@ t.test('a saturated event loop by delay, and recovery once it calms down', async
 t.test('load shedding can be turned off', async (t) => {
   const { request } = await build(t, {
     policy: POLICY,
-    env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0', OVERLOAD_SAMPLE_INTERVAL_MS: '10' }
+    env: {
+      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+      OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
+      OVERLOAD_SAMPLE_INTERVAL_MS: '10'
+    }
   })
   const token = await callerToken('other-bff')
   const until = Date.now() + 300

@@ -17,7 +17,7 @@ t.test('an allowed caller gets a Video token, with no-store and a request id', a
   t.equal(body.expiresOn, new Date((decodeJwt(body.accessToken).exp as number) * 1000).toISOString())
 })
 
-t.test('Project and Account scopes, with ARM\'s capitalised names and the right id field', async (t) => {
+t.test("Project and Account scopes, with ARM's capitalised names and the right id field", async (t) => {
   const { request } = await build(t)
   const project = await request({ url: '/tokens/project/07ec9e38d4', token: await callerToken('portal-bff') })
   t.equal(project.statusCode, 200)
@@ -86,11 +86,33 @@ t.test('unauthenticated requests get 401 with WWW-Authenticate, never a 500', as
     ['basic auth', { authorization: 'Basic dXNlcjpwYXNz' }, 'AUTH_REQUIRED'],
     ['bearer without token', { authorization: 'Bearer ' }, 'AUTH_INVALID'],
     ['garbage', { authorization: 'Bearer not.a.jwt' }, 'AUTH_INVALID'],
-    ['wrong secret', { authorization: `Bearer ${await callerToken('portal-bff', { secret: TEST_SECRET + 'x' })}` }, 'AUTH_INVALID'],
-    ['expired', { authorization: `Bearer ${await callerToken('portal-bff', { expiresIn: Math.floor(Date.now() / 1000) - 3600 })}` }, 'AUTH_EXPIRED'],
-    ['wrong audience', { authorization: `Bearer ${await callerToken('portal-bff', { claims: { aud: 'api://other' } })}` }, 'AUTH_INVALID'],
-    ['wrong issuer', { authorization: `Bearer ${await callerToken('portal-bff', { claims: { iss: 'https://evil/' } })}` }, 'AUTH_INVALID'],
-    ['no caller claim', { authorization: `Bearer ${await callerToken('x', { claims: { azp: undefined, sub: undefined } })}` }, 'AUTH_NO_CALLER']
+    [
+      'wrong secret',
+      { authorization: `Bearer ${await callerToken('portal-bff', { secret: TEST_SECRET + 'x' })}` },
+      'AUTH_INVALID'
+    ],
+    [
+      'expired',
+      {
+        authorization: `Bearer ${await callerToken('portal-bff', { expiresIn: Math.floor(Date.now() / 1000) - 3600 })}`
+      },
+      'AUTH_EXPIRED'
+    ],
+    [
+      'wrong audience',
+      { authorization: `Bearer ${await callerToken('portal-bff', { claims: { aud: 'api://other' } })}` },
+      'AUTH_INVALID'
+    ],
+    [
+      'wrong issuer',
+      { authorization: `Bearer ${await callerToken('portal-bff', { claims: { iss: 'https://evil/' } })}` },
+      'AUTH_INVALID'
+    ],
+    [
+      'no caller claim',
+      { authorization: `Bearer ${await callerToken('x', { claims: { azp: undefined, sub: undefined } })}` },
+      'AUTH_NO_CALLER'
+    ]
   ]
   for (const [name, headers, code] of cases) {
     const response = await request({ url: '/tokens/video/abc', headers })
@@ -103,12 +125,20 @@ t.test('unauthenticated requests get 401 with WWW-Authenticate, never a 500', as
   const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(
     JSON.stringify({ azp: 'portal-bff', exp: Math.floor(Date.now() / 1000) + 600 })
   ).toString('base64url')}.`
-  t.equal((await app.inject({ url: '/tokens/video/abc', headers: { authorization: `Bearer ${unsigned}` } })).statusCode, 401, 'alg none')
+  t.equal(
+    (await app.inject({ url: '/tokens/video/abc', headers: { authorization: `Bearer ${unsigned}` } })).statusCode,
+    401,
+    'alg none'
+  )
 })
 
 t.test('ARM failures map to 502, 503 with Retry-After, and 504, with safe bodies', async (t) => {
   const scenarios = [
-    { reply: { status: 404, body: { error: { code: 'ResourceNotFound', message: 'secret internals' } } }, status: 502, code: 'ARM_ERROR' },
+    {
+      reply: { status: 404, body: { error: { code: 'ResourceNotFound', message: 'secret internals' } } },
+      status: 502,
+      code: 'ARM_ERROR'
+    },
     { reply: { status: 429, headers: { 'retry-after': '42' } }, status: 503, code: 'ARM_THROTTLED', retryAfter: '42' }
   ]
   for (const scenario of scenarios) {
@@ -130,7 +160,11 @@ t.test('ARM failures map to 502, 503 with Retry-After, and 504, with safe bodies
 t.test('each request leaves exactly one audit record with its outcome', async (t) => {
   const { request, logs } = await build(t)
   const token = await callerToken('portal-bff')
-  const first = await request({ url: '/tokens/video/abc', token, headers: { 'user-agent': 'bff/1.0', 'x-request-id': 'trace-1' } })
+  const first = await request({
+    url: '/tokens/video/abc',
+    token,
+    headers: { 'user-agent': 'bff/1.0', 'x-request-id': 'trace-1' }
+  })
   await request({ url: '/tokens/video/abc', token })
   await request({ url: '/tokens/account', token })
   await request({ url: '/tokens/video/abc' })
@@ -158,7 +192,14 @@ t.test('each request leaves exactly one audit record with its outcome', async (t
   })
   t.equal(first.headers['x-request-id'], 'trace-1', 'a well-formed incoming request id is kept')
   t.match(audits[1], { cache: 'hit', tokenFingerprint: audits[0]?.tokenFingerprint })
-  t.match(audits[2], { decision: 'deny', status: 403, code: 'POLICY_DENIED', scope: 'account', resourceId: null, cache: null })
+  t.match(audits[2], {
+    decision: 'deny',
+    status: 403,
+    code: 'POLICY_DENIED',
+    scope: 'account',
+    resourceId: null,
+    cache: null
+  })
   t.match(audits[3], { decision: 'deny', status: 401, code: 'AUTH_REQUIRED', caller: null })
   t.match(audits[4], { decision: 'error', status: 400, code: 'INVALID_ID', resourceId: 'a.b' })
 })
@@ -182,7 +223,9 @@ t.test('a failed background refresh keeps serving the cached token and is logged
   const clock = fakeClock(Date.now())
   let fail = false
   const arm = fakeArm(async () =>
-    fail ? { status: 500 } : { status: 200, body: { accessToken: await aviToken(Math.floor(clock.now() / 1000) + 3600) } }
+    fail
+      ? { status: 500 }
+      : { status: 200, body: { accessToken: await aviToken(Math.floor(clock.now() / 1000) + 3600) } }
   )
   const { request, logs } = await build(t, { armHttpClient: arm.client, clock, env: { ARM_MAX_RETRIES: '0' } })
   const token = await callerToken('portal-bff')
@@ -194,6 +237,8 @@ t.test('a failed background refresh keeps serving the cached token and is logged
   t.equal(refreshing.json().accessToken, first.json().accessToken)
   t.equal(logs.audits.at(-1)?.cache, 'refresh')
   await t.resolves(async () => {
-    while (!logs.records.some((r) => r.msg === 'background token refresh failed')) await new Promise((r) => setTimeout(r, 5))
+    while (!logs.records.some((r) => r.msg === 'background token refresh failed')) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
   })
 })

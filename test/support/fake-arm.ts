@@ -13,10 +13,12 @@ export interface FakeReply {
 }
 
 /** An in-process ARM transport for unit and route tests; integration tests use the emulator instead. */
-export function fakeArm(respond: (request: PipelineRequest, body: Record<string, string>) => FakeReply | Promise<FakeReply>) {
+export function fakeArm (
+  respond: (request: PipelineRequest, body: Record<string, string>) => FakeReply | Promise<FakeReply>
+) {
   const calls: Array<{ url: string; body: Record<string, string>; authorization: string | undefined }> = []
   const client: HttpClient = {
-    async sendRequest(request): Promise<PipelineResponse> {
+    async sendRequest (request): Promise<PipelineResponse> {
       const body = JSON.parse(String(request.body)) as Record<string, string>
       calls.push({ url: request.url, body, authorization: request.headers.get('authorization') })
       const reply = await respond(request, body)
@@ -24,7 +26,8 @@ export function fakeArm(respond: (request: PipelineRequest, body: Record<string,
         request,
         status: reply.status,
         headers: createHttpHeaders({ 'x-ms-request-id': `req-${calls.length}`, ...reply.headers }),
-        bodyAsText: reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body)
+        bodyAsText:
+          reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body)
       }
     }
   }
@@ -32,10 +35,10 @@ export function fakeArm(respond: (request: PipelineRequest, body: Record<string,
 }
 
 /** A credential that counts its calls; the real @azure/identity classes are exercised in integration tests. */
-export function fakeCredential(token = 'fake-identity-token-0123456789') {
+export function fakeCredential (token = 'fake-identity-token-0123456789') {
   const state = { calls: 0 }
   const credential: TokenCredential = {
-    async getToken(): Promise<AccessToken> {
+    async getToken (): Promise<AccessToken> {
       state.calls++
       return { token, expiresOnTimestamp: Date.now() + 3600_000 }
     }

