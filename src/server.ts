@@ -12,7 +12,7 @@ import { createLogSink } from './log-sink.js'
 import { loggerOptions } from './logger.js'
 
 // The only module that reads process.env.
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   let config
   let policy
   try {
@@ -31,7 +31,11 @@ async function main(): Promise<void> {
   const credential = createCredential(config.identity)
   // Its logger is configured like the app's (LOG_LEVEL, redaction); the app is built after Redis connects.
   const redis = config.redis
-    ? await createRedisClient(config.redis, credential, pino(loggerOptions(config.logLevel), logStream).child({ component: 'redis' }))
+    ? await createRedisClient(
+      config.redis,
+      credential,
+      pino(loggerOptions(config.logLevel), logStream).child({ component: 'redis' })
+    )
     : undefined
   const app = await buildApp({
     config,
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
   }
   process.on('SIGHUP', () => void app.reloadPolicy('SIGHUP'))
   await app.listen({ port: config.port, host: config.host })
-  if (metricsServer) await metricsServer.listen({ port: config.metricsPort, host: config.host })
+  if (metricsServer) await metricsServer.listen({ port: config.metricsPort as number, host: config.host })
   app.log.info({ callers: policy.callerCount, account: config.account.name }, 'vi-token-broker ready')
 }
 

@@ -5,11 +5,17 @@ export const TEST_AUDIENCE = 'api://vi-token-broker-test'
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!'
 
 /** An HS256 caller token for the test config; claims can override or (with undefined) drop defaults. */
-export async function callerToken(
+export async function callerToken (
   caller: string,
-  options: { claims?: JWTPayload; expiresIn?: string | number; secret?: string; header?: Record<string, unknown> } = {}
+  options: {
+    claims?: Record<string, unknown>
+    expiresIn?: string | number
+    secret?: string
+    header?: Record<string, unknown>
+  } = {}
 ): Promise<string> {
-  const claims: JWTPayload = { iss: TEST_ISSUER, aud: TEST_AUDIENCE, azp: caller, sub: caller, ...options.claims }
+  const defaults = { iss: TEST_ISSUER, aud: TEST_AUDIENCE, azp: caller, sub: caller }
+  const claims: Record<string, unknown> = { ...defaults, ...options.claims }
   const jwt = new SignJWT(dropUndefined(claims))
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...options.header })
     .setIssuedAt()
@@ -18,13 +24,13 @@ export async function callerToken(
 }
 
 /** A Video Indexer-like access token: only its exp matters to the broker. */
-export async function aviToken(expiresAtSeconds: number, extra: JWTPayload = {}): Promise<string> {
+export async function aviToken (expiresAtSeconds: number, extra: JWTPayload = {}): Promise<string> {
   return new SignJWT({ iss: 'https://api.videoindexer.ai/', ...extra })
     .setProtectedHeader({ alg: 'HS256' })
     .setExpirationTime(expiresAtSeconds)
     .sign(new TextEncoder().encode('avi-signing-key-for-tests-only-0123456789'))
 }
 
-function dropUndefined(claims: JWTPayload): JWTPayload {
+function dropUndefined (claims: Record<string, unknown>): JWTPayload {
   return Object.fromEntries(Object.entries(claims).filter(([, value]) => value !== undefined))
 }
