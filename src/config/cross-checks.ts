@@ -1,0 +1,72 @@
+import { isIPv4 } from 'node:net'
+import { parseKeyring, type Keyring } from '../token-sealer.js'
+import { invalidConfig } from './config-error.js'
+import type { Env } from './env-schema.js'
+
+/**
+ * The rules that tie variables together, which a per-variable schema cannot say. Each throws a
+ * ConfigError naming the variables at fault.
+ */
+export function checkCombinations (env: Env): void {
+  if ((env.AUTH_JWKS_URI !== undefined) === (env.AUTH_JWT_SECRET !== undefined)) {
+    throw invalidConfig(
+      'AUTH_JWKS_URI, AUTH_JWT_SECRET',
+      'set exactly one (RS256 via JWKS, or HS256 with a shared secret)'
+    )
+  }
+  if (env.AUTH_JWKS_URI !== undefined) assertHttpsOrLoopback('AUTH_JWKS_URI', env.AUTH_JWKS_URI)
+  if (env.TOKEN_MIN_REMAINING_SECONDS + env.TOKEN_REFRESH_AHEAD_SECONDS >= 3600) {
+    throw invalidConfig(
+      'TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS',
+      'together they must stay under the 3600 s token lifetime'
+    )
+  }
+  if (env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
+    throw invalidConfig(
+      'SHUTDOWN_DELAY_MS, SHUTDOWN_TIMEOUT_MS',
+      'the delay must be shorter than the timeout, which also covers finishing in-flight requests'
+    )
+  }
+  if (env.REDIS_URL !== undefined && env.CACHE_ENCRYPTION_KEY === undefined) {
+    throw invalidConfig('CACHE_ENCRYPTION_KEY', 'required with REDIS_URL (tokens in Redis are encrypted)')
+  }
+  if (env.REDIS_URL !== undefined && env.REDIS_ENTRA_AUTH === 'true' && env.REDIS_USERNAME === undefined) {
+    throw invalidConfig(
+      'REDIS_USERNAME',
+      "required with REDIS_ENTRA_AUTH=true (the object id of the broker's identity)"
+    )
+  }
+  if (
+    env.AZURE_FEDERATED_TOKEN_FILE !== undefined &&
+    (env.AZURE_CLIENT_ID === undefined || env.AZURE_TENANT_ID === undefined)
+  ) {
+    throw invalidConfig(
+      'AZURE_CLIENT_ID, AZURE_TENANT_ID',
+      'required with AZURE_FEDERATED_TOKEN_FILE (workload identity)'
+    )
+  }
+}
+
+/** The key ring from CACHE_ENCRYPTION_KEY, or a ConfigError saying what is wrong with it. */
+export function readKeyring (value: string): Keyring {
+  try {
+    return parseKeyring(value)
+  } catch (error) {
+    throw invalidConfig('CACHE_ENCRYPTION_KEY', (error as Error).message)
+  }
+}
+
+// Plain http is only acceptable on loopback (the bundled emulator); anywhere else it must be https.
+export function assertHttpsOrLoopback (variable: string, uri: string): void {
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    throw invalidConfig(variable, 'is not a valid URL')
+  }
+  const { protocol, hostname } = url
+  const loopback = hostname === 'localhost' || hostname === '[::1]' || (isIPv4(hostname) && hostname.startsWith('127.'))
+  if (protocol !== 'https:' && !loopback) {
+    throw invalidConfig(variable, 'must be https (plain http is allowed on loopback only)')
+  }
+}

@@ -1,0 +1,70 @@
+import { Type, type Static } from 'typebox'
+
+const HttpsUrl = Type.String({ pattern: '^https://[^\\s]+$' })
+const Milliseconds = (defaultValue: number, minimum = 1) =>
+  Type.Integer({ minimum, maximum: 600_000, default: defaultValue })
+
+// One schema for every environment variable. Names match the variables exactly so an error can
+// name the variable.
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+
+  AVI_SUBSCRIPTION_ID: Type.String({
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+  }),
+  // Limits from the ARM spec (ResourceGroupNameParameter, AccountNameParameter).
+  AVI_RESOURCE_GROUP: Type.String({ minLength: 1, maxLength: 90, pattern: '^[-\\w._()]+$' }),
+  AVI_ACCOUNT_NAME: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9-]+$' }),
+
+  ARM_ENDPOINT: Type.String({ ...HttpsUrl, default: 'https://management.azure.com' }),
+  ARM_API_VERSION: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}(-preview)?$', default: '2024-01-01' }),
+  ARM_TIMEOUT_MS: Milliseconds(10_000, 100),
+  ARM_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 5, default: 2 }),
+  ARM_RETRY_AFTER_CAP_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 5 }),
+  ARM_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 16 }),
+
+  AUTH_JWKS_URI: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  AUTH_ISSUER: Type.String({ minLength: 1 }),
+  AUTH_AUDIENCE: Type.String({ minLength: 1 }),
+  AUTH_CALLER_CLAIMS: Type.String({ pattern: '^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$', default: 'azp,appid,sub' }),
+  AUTH_CLOCK_SKEW_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 60 }),
+  AUTH_JWKS_TIMEOUT_MS: Milliseconds(3_000),
+  AUTH_JWKS_COOLDOWN_MS: Milliseconds(30_000, 0),
+
+  POLICY_FILE: Type.String({ minLength: 1 }),
+
+  CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+  TOKEN_MIN_REMAINING_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 300 }),
+  TOKEN_REFRESH_AHEAD_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 900 }),
+
+  AUDIT_HMAC_KEY: Type.String({ minLength: 32 }),
+  AUDIT_LOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
+
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
+  CACHE_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 500 }),
+  REDIS_ENTRA_AUTH: Type.Enum(['true', 'false'], { default: 'false' }),
+  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
+
+  SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 5_000 }),
+  SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
+
+  DOCS_ENABLED: Type.Enum(['true', 'false'], { default: 'true' }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000 }),
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0.98 }),
+  OVERLOAD_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+
+  AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AZURE_TENANT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AZURE_FEDERATED_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  AZURE_AUTHORITY_HOST: Type.Optional(HttpsUrl)
+})
+
+export type Env = Static<typeof EnvSchema>
+
+/** Variables whose values never appear in an error message. */
+export const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AUDIT_HMAC_KEY', 'CACHE_ENCRYPTION_KEY', 'REDIS_URL'])

@@ -1,0 +1,86 @@
+import { readKeyring } from './cross-checks.js'
+import type { Env } from './env-schema.js'
+import type { AuthCommon, AuthConfig, Config, IdentityConfig, RedisConfig } from './types.js'
+
+/** Maps validated, cross-checked variables to the typed config; plain mapping, no rules. */
+export function toConfig (env: Env): Config {
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    account: {
+      subscriptionId: env.AVI_SUBSCRIPTION_ID,
+      resourceGroup: env.AVI_RESOURCE_GROUP,
+      name: env.AVI_ACCOUNT_NAME
+    },
+    arm: {
+      endpoint: env.ARM_ENDPOINT.replace(/\/+$/, ''),
+      apiVersion: env.ARM_API_VERSION,
+      timeoutMs: env.ARM_TIMEOUT_MS,
+      maxRetries: env.ARM_MAX_RETRIES,
+      retryAfterCapSeconds: env.ARM_RETRY_AFTER_CAP_SECONDS,
+      maxConcurrency: env.ARM_MAX_CONCURRENCY
+    },
+    auth: toAuth(env),
+    identity: toIdentity(env),
+    policyFile: env.POLICY_FILE,
+    cache: {
+      maxEntries: env.CACHE_MAX_ENTRIES,
+      minRemainingSeconds: env.TOKEN_MIN_REMAINING_SECONDS,
+      refreshAheadSeconds: env.TOKEN_REFRESH_AHEAD_SECONDS
+    },
+    auditHmacKey: env.AUDIT_HMAC_KEY,
+    auditLogFile: env.AUDIT_LOG_FILE,
+    shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    docsEnabled: env.DOCS_ENABLED === 'true',
+    metricsPort: env.METRICS_PORT,
+    overload: {
+      maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxEventLoopUtilization: env.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
+      sampleIntervalMs: env.OVERLOAD_SAMPLE_INTERVAL_MS
+    },
+    redis: toRedis(env)
+  }
+}
+
+function toAuth (env: Env): AuthConfig {
+  const common: AuthCommon = {
+    issuer: env.AUTH_ISSUER,
+    audience: env.AUTH_AUDIENCE,
+    callerClaims: env.AUTH_CALLER_CLAIMS.split(','),
+    clockSkewSeconds: env.AUTH_CLOCK_SKEW_SECONDS
+  }
+  if (env.AUTH_JWKS_URI !== undefined) {
+    return {
+      mode: 'jwks',
+      jwksUri: env.AUTH_JWKS_URI,
+      jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS,
+      jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
+      ...common
+    }
+  }
+  return { mode: 'hs256', secret: env.AUTH_JWT_SECRET as string, ...common }
+}
+
+function toRedis (env: Env): RedisConfig | undefined {
+  if (env.REDIS_URL === undefined) return undefined
+  return {
+    url: env.REDIS_URL,
+    keyring: readKeyring(env.CACHE_ENCRYPTION_KEY as string),
+    commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    entra: env.REDIS_ENTRA_AUTH === 'true' ? { username: env.REDIS_USERNAME as string } : undefined
+  }
+}
+
+function toIdentity (env: Env): IdentityConfig {
+  if (env.AZURE_FEDERATED_TOKEN_FILE === undefined) {
+    return env.AZURE_CLIENT_ID === undefined ? { kind: 'managed' } : { kind: 'managed', clientId: env.AZURE_CLIENT_ID }
+  }
+  return {
+    kind: 'workload',
+    clientId: env.AZURE_CLIENT_ID as string,
+    tenantId: env.AZURE_TENANT_ID as string,
+    tokenFilePath: env.AZURE_FEDERATED_TOKEN_FILE,
+    ...(env.AZURE_AUTHORITY_HOST !== undefined ? { authorityHost: env.AZURE_AUTHORITY_HOST } : {})
+  }
+}
