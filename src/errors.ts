@@ -6,6 +6,11 @@ export interface ErrorExtras {
   retryAfterSeconds?: number
   /** Upstream facts for the logs only; never sent to the caller. */
   upstream?: Record<string, unknown>
+  /**
+   * Why the request was refused, for operators: a short word from a closed set (e.g. 401 reasons
+   * such as `audience`). Goes to the audit record as `reason` and to the log; never to the caller.
+   */
+  reason?: string
 }
 
 function define (code: string, message: string, statusCode: number): FastifyErrorConstructor {
@@ -72,4 +77,17 @@ export function isBrokerError (error: unknown): error is BrokerError {
   return (
     error instanceof Error && 'code' in error && typeof error.code === 'string' && Object.hasOwn(errors, error.code)
   )
+}
+
+/**
+ * The ErrorResponse body (the ARM spec's shape): code, message and safe details only. The one place
+ * that writes an error body: the error handler, the client-error handler and the audit fallback use it.
+ */
+export function errorBody (error: BrokerError) {
+  const body: { code: string; message: string; details?: BrokerError['details'] } = {
+    code: error.code,
+    message: error.message
+  }
+  if (error.details !== undefined) body.details = error.details
+  return { error: body }
 }

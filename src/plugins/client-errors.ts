@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { brokerError, type ErrorCode } from '../errors.js'
+import { brokerError, errorBody, type ErrorCode } from '../errors.js'
 
 /**
  * Requests Node rejects before Fastify sees them (oversized headers, malformed HTTP, slow clients)
@@ -14,8 +14,9 @@ export function clientErrorHandler (error: Error & { code?: string }, socket: So
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'REQUEST_TIMEOUT'
         : 'INVALID_REQUEST'
-  const { statusCode, message } = brokerError(code)
-  const body = JSON.stringify({ error: { code, message } })
+  const answer = brokerError(code)
+  const { statusCode } = answer
+  const body = JSON.stringify(errorBody(answer))
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: application/json\r\n` +

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { brokerError, isBrokerError, type BrokerError } from '../errors.js'
+import { brokerError, errorBody, isBrokerError, type BrokerError } from '../errors.js'
 
 export const WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 
@@ -23,16 +23,6 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   if (error.statusCode === 401) reply.header('www-authenticate', WWW_AUTHENTICATE)
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
   return reply.code(error.statusCode).send(errorBody(error))
-}
-
-/** The ErrorResponse body: code, message and safe details only. */
-export function errorBody (error: BrokerError) {
-  const body: { code: string; message: string; details?: BrokerError['details'] } = {
-    code: error.code,
-    message: error.message
-  }
-  if (error.details !== undefined) body.details = error.details
-  return { error: body }
 }
 
 /** One error handler and one not-found handler write every error body. */
