@@ -4,14 +4,21 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createAuditor } from '../src/audit.js'
 import { AUDIT_HMAC_KEY } from './common.js'
-import { createTokenCache, tokenCacheKey } from '../src/token-cache.js'
+import { readExpiry } from '../src/avi-token.js'
+import { createTokenCache } from '../src/token-cache.js'
+import type { Account } from '../src/token-source.js'
 
 const count = Number(process.argv[2])
 const maxEntries = Number(process.argv[3] ?? count)
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error('run with --expose-gc')
 
-const ACCOUNT = 'contosto-azurevideoindexer'
+const ACCOUNT: Account = {
+  alias: 'default',
+  subscriptionId: 'b04775c3-63fa-40f3-9430-139d2e5522d3',
+  resourceGroup: 'contosto-azurevideoindexer-rg',
+  name: 'contosto-azurevideoindexer'
+}
 const now = Date.now()
 const b64 = (text: string) => Buffer.from(text).toString('base64url')
 const header = b64(
@@ -35,7 +42,7 @@ function armBody (videoId: string): string {
       AccountType: 'Arm',
       TenantId: tenantId,
       ArmResourceGroup: 'contosto-azurevideoindexer-rg',
-      ArmAccountName: ACCOUNT,
+      ArmAccountName: ACCOUNT.name,
       Permission: 'Reader',
       Scope: 'Video',
       VideoId: videoId,
@@ -62,9 +69,23 @@ function snapshot () {
 
 // The broker's own fingerprint function: each cached token keeps its fingerprint, which counts as overhead.
 const auditor = createAuditor({ stream: { write () {} }, hmacKey: AUDIT_HMAC_KEY })
+let tokenChars = 0
 // Measured before the cache exists: the LRU's preallocated slots count as overhead.
 const before = snapshot()
+// As ARM's tier answers: the token from the response body, its exp read once, the request id header.
 const cache = createTokenCache({
+  source: {
+    async get (request) {
+      const accessToken = (JSON.parse(armBody(request.id as string)) as { accessToken: string }).accessToken
+      tokenChars += accessToken.length
+      // As read from the x-ms-request-id header: a flat string (randomUUID() alone returns a ~500-byte rope).
+      return {
+        accessToken,
+        expiresAt: readExpiry(accessToken),
+        armRequestId: Buffer.from(randomUUID()).toString('latin1')
+      }
+    }
+  },
   maxEntries,
   minRemainingSeconds: 300,
   refreshAheadSeconds: 900,
@@ -72,19 +93,13 @@ const cache = createTokenCache({
   fingerprint: auditor.fingerprint,
   onRefreshError: () => {}
 })
-let tokenChars = 0
 const BATCH = 1000
 for (let start = 0; start < count; start += BATCH) {
   const batch: Array<Promise<unknown>> = []
   for (let i = start; i < Math.min(count, start + BATCH); i++) {
     const videoId = i.toString(16).padStart(10, '0')
     batch.push(
-      cache.get(tokenCacheKey('video', videoId), async () => {
-        const accessToken = (JSON.parse(armBody(videoId)) as { accessToken: string }).accessToken
-        tokenChars += accessToken.length
-        // As read from the x-ms-request-id header: a flat string (randomUUID() alone returns a ~500-byte rope).
-        return { accessToken, armRequestId: Buffer.from(randomUUID()).toString('latin1') }
-      })
+      cache.get({ account: ACCOUNT, scope: 'video', id: videoId })
     )
   }
   await Promise.all(batch)

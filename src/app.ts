@@ -4,11 +4,9 @@ import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { TokenCredential } from '@azure/identity'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import { createArmGate } from './arm-gate.js'
-import { createArmClient } from './arm.js'
 import { createAuditor, type AuditDestination } from './audit.js'
 import { systemClock, type Clock } from './clock.js'
-import type { Config, RedisConfig } from './config.js'
+import type { Config } from './config.js'
 import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
@@ -18,12 +16,10 @@ import securityHeaders from './plugins/security-headers.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
 import callerRoutes from './routes/caller-routes.js'
-import type { TokenRoutesOptions } from './routes/tokens.js'
-import { createSharedCache } from './shared-cache.js'
 import type { Redis } from 'ioredis'
-import { createTokenCache } from './token-cache.js'
 import { createMetrics } from './metrics.js'
 import { createPolicyStore, type ReloadResult } from './policy-store.js'
+import { createTokenPath } from './token-path.js'
 import metricsRoutes from './routes/metrics.js'
 import type { Registry } from 'prom-client'
 
@@ -111,49 +107,22 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('reloadPolicy', (reason: string) => policyStore.reload(reason))
   app.addHook('onClose', async () => policyStore.close())
 
-  const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency })
-  const arm = createArmClient({
-    arm: config.arm,
-    account: config.account,
-    credential,
-    gate: armGate,
-    metrics,
-    logger: logger.child({ component: 'arm' }),
-    ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
-    ...(options.armTls ? { tls: options.armTls } : {})
-  })
   const auditor = createAuditor({ stream: options.logStream, hmacKey: config.auditHmacKey, file: config.auditLogFile })
   app.addHook('onClose', async () => auditor.close())
-  const tokenCache = createTokenCache({
-    maxEntries: config.cache.maxEntries,
-    minRemainingSeconds: config.cache.minRemainingSeconds,
-    refreshAheadSeconds: config.cache.refreshAheadSeconds,
+  const { tokens, armGate } = createTokenPath({
+    config,
+    credential,
     clock,
+    metrics,
+    logger,
     fingerprint: auditor.fingerprint,
-    onRefreshError: (key, error) => {
-      metrics.refreshFailures.inc()
-      logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
-    }
+    redis: options.redis,
+    armHttpClient: options.armHttpClient,
+    armTls: options.armTls
   })
-  const sharedCache = options.redis
-    ? createSharedCache({
-      redis: options.redis,
-      keyring: (config.redis as RedisConfig).keyring,
-      clock,
-      logger: logger.child({ component: 'shared-cache' }),
-      metrics,
-      minRemainingSeconds: config.cache.minRemainingSeconds,
-      refreshAheadSeconds: config.cache.refreshAheadSeconds,
-      lockMs: config.arm.timeoutMs
-    })
-    : undefined
-  // Brokers of other accounts may share the Redis: its keys name the account.
-  const mint: TokenRoutesOptions['mint'] = sharedCache
-    ? (key, request) => sharedCache.mintOnce(`${config.account.name}/${key}`, () => arm.mint(request))
-    : (_key, request) => arm.mint(request)
 
   const scrape = async () => {
-    metrics.cacheEntries.set(tokenCache.size)
+    metrics.cacheEntries.set(tokens.size)
     metrics.armInFlight.set(armGate.stats().inFlight)
     return metrics.registry
   }
@@ -162,10 +131,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { isReady: () => !shuttingDown })
   if (config.metricsPort === undefined) await app.register(metricsRoutes, { registry: scrape })
   await app.register(callerRoutes, {
-    accountName: config.account.name,
+    account: config.account,
     policy: () => policyStore.current(),
-    tokenCache,
-    mint,
+    tokens,
     rateLimitRedis: options.redis,
     auditor,
     metrics,

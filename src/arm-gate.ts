@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Clock } from './clock.js'
 import { brokerError } from './errors.js'
 
 /** Below this many remaining writes, calls are spaced to ARM's refill rate instead of draining the bucket. */
@@ -31,8 +32,8 @@ export interface ArmGate {
  * Admission to ARM, shared by every key: ARM's write bucket is per subscription and identity, so
  * one 429 pauses all minting, concurrency is bounded, and a nearly empty bucket slows calls down.
  */
-export function createArmGate (options: { maxConcurrency: number; now?: () => number }): ArmGate {
-  const now = options.now ?? Date.now
+export function createArmGate (options: { maxConcurrency: number; clock: Clock }): ArmGate {
+  const now = () => options.clock.now()
   const waiting: Array<() => void> = []
   let inFlight = 0
   let holdUntil = 0

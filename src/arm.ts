@@ -10,45 +10,34 @@ import {
   tlsPolicy,
   type HttpClient,
   type PipelineRequest,
-  type PipelineResponse,
   type TlsSettings
 } from '@azure/core-rest-pipeline'
 import type { Logger } from 'pino'
-import type { Config } from './config.js'
 import type { ArmGate } from './arm-gate.js'
-import { brokerError, isBrokerError, type BrokerError } from './errors.js'
+import {
+  DEFAULT_RETRY_AFTER_SECONDS,
+  isRetryable,
+  parseRetryAfter,
+  readAccessToken,
+  responseError,
+  transportError
+} from './arm-response.js'
+import { readExpiry } from './avi-token.js'
+import type { Clock } from './clock.js'
+import type { Config } from './config.js'
+import { boundedCredential, countedCredential } from './credential.js'
+import type { BrokerError } from './errors.js'
 import type { Metrics } from './metrics.js'
-import { ARM_SCOPE_NAMES, type Scope } from './scope.js'
+import { ARM_SCOPE_NAMES } from './scope.js'
+import type { Account, MintedToken, TokenRequest, TokenSource } from './token-source.js'
 
 export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
-const DEFAULT_RETRY_AFTER_SECONDS = 5
 const BACKOFF_BASE_MS = 200
-const IDENTITY_ERRORS = new Set([
-  'IdentityTimeoutError',
-  'CredentialUnavailableError',
-  'AuthenticationError',
-  'AuthenticationRequiredError',
-  'AggregateAuthenticationError'
-])
-
-export interface MintRequest {
-  scope: Scope
-  id?: string | undefined
-}
-
-export interface MintedToken {
-  accessToken: string
-  armRequestId: string | undefined
-}
-
-export interface ArmClient {
-  mint(request: MintRequest): Promise<MintedToken>
-}
 
 export interface ArmClientOptions {
   arm: Config['arm']
-  account: Config['account']
   credential: TokenCredential
+  clock: Clock
   /** Shared admission: concurrency bound, throttle hold and pacing. */
   gate: ArmGate
   metrics: Pick<Metrics, 'armDuration' | 'armRemainingWrites' | 'throttleHolds' | 'identityRefreshes'>
@@ -60,11 +49,11 @@ export interface ArmClientOptions {
 }
 
 /**
- * Mints restricted viewer tokens through ARM. One pipeline serves every call, so the
- * bearer-token policy keeps reusing the identity token until it nears expiry.
+ * The last tier: mints restricted viewer tokens through ARM. One pipeline serves every call, so
+ * the bearer-token policy keeps reusing the identity token until it nears expiry.
  */
-export function createArmClient (options: ArmClientOptions): ArmClient {
-  const { arm, account, credential, gate, metrics, logger, random = Math.random } = options
+export function createArmClient (options: ArmClientOptions): TokenSource {
+  const { arm, credential, clock, gate, metrics, logger, random = Math.random } = options
   const pipeline = createEmptyPipeline()
   if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
   pipeline.addPolicy(
@@ -83,13 +72,14 @@ export function createArmClient (options: ArmClientOptions): ArmClient {
     }
   })
   const httpClient = options.httpClient ?? createDefaultHttpClient()
-  const url =
+  // https://learn.microsoft.com/rest/api/videoindexer/generate/restricted-viewer-access-token
+  const mintUrl = (account: Account) =>
     `${arm.endpoint}/subscriptions/${encodeURIComponent(account.subscriptionId)}` +
     `/resourceGroups/${encodeURIComponent(account.resourceGroup)}` +
     `/providers/Microsoft.VideoIndexer/accounts/${encodeURIComponent(account.name)}` +
     `/generateRestrictedViewerAccessToken?api-version=${encodeURIComponent(arm.apiVersion)}`
 
-  async function mint ({ scope, id }: MintRequest): Promise<MintedToken> {
+  async function mint ({ account, scope, id }: TokenRequest): Promise<MintedToken> {
     const body: Record<string, string> = { scope: ARM_SCOPE_NAMES[scope] }
     if (scope === 'video') body.videoId = id as string
     if (scope === 'project') body.projectId = id as string
@@ -103,13 +93,14 @@ export function createArmClient (options: ArmClientOptions): ArmClient {
       arm.timeoutMs
     )
     try {
-      return await attempts(body, correlationId, deadline.signal, deadlineAt, log)
+      return await attempts(mintUrl(account), body, correlationId, deadline.signal, deadlineAt, log)
     } finally {
       clearTimeout(timer)
     }
   }
 
   async function attempts (
+    url: string,
     body: Record<string, string>,
     correlationId: string,
     deadline: AbortSignal,
@@ -146,9 +137,12 @@ export function createArmClient (options: ArmClientOptions): ArmClient {
           { armRequestId, status: response.status, attempt, durationMs: Math.round(performance.now() - started) },
           'arm call'
         )
-        if (response.status === 200) return { accessToken: readAccessToken(response), armRequestId }
-        failure = responseError(response, armRequestId)
-        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
+        if (response.status === 200) {
+          const accessToken = readAccessToken(response)
+          return { accessToken, expiresAt: readExpiry(accessToken), armRequestId }
+        }
+        failure = responseError(response, armRequestId, clock.now())
+        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now())
         if (response.status === 429) {
           gate.hold(retryAfterMs ?? DEFAULT_RETRY_AFTER_SECONDS * 1000)
           metrics.throttleHolds.inc()
@@ -169,108 +163,12 @@ export function createArmClient (options: ArmClientOptions): ArmClient {
     throw failure
   }
 
-  return { mint }
-}
-
-/**
- * The bearer policy shares one in-flight token refresh between requests; if the identity endpoint
- * hangs, that refresh must still end, or every later request would wait on it forever.
- */
-function boundedCredential (credential: TokenCredential, timeoutMs: number): TokenCredential {
-  return {
-    getToken (scopes, options) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          const error = new Error(`the identity endpoint did not answer within ${timeoutMs} ms`)
-          error.name = 'IdentityTimeoutError'
-          reject(error)
-        }, timeoutMs)
-        credential
-          .getToken(scopes, options)
-          .then(resolve, reject)
-          .finally(() => clearTimeout(timer))
-      })
-    }
-  }
-}
-
-function countedCredential (credential: TokenCredential, counter: Metrics['identityRefreshes']): TokenCredential {
-  return {
-    async getToken (scopes, options) {
-      try {
-        const token = await credential.getToken(scopes, options)
-        counter.inc({ result: 'success' })
-        return token
-      } catch (error) {
-        counter.inc({ result: 'failure' })
-        throw error
-      }
-    }
-  }
-}
-
-function readAccessToken (response: PipelineResponse): string {
-  const token = (parseJson(response.bodyAsText) as { accessToken?: unknown } | undefined)?.accessToken
-  if (typeof token === 'string' && token.length > 0) return token
-  throw brokerError('ARM_ERROR', {
-    details: [{ code: 'InvalidResponse', message: 'ARM answered 200 without an access token' }]
-  })
-}
-
-function responseError (response: PipelineResponse, armRequestId: string | undefined): BrokerError {
-  // The official examples answer some errors with an empty {} body, so every field is optional.
-  const armError = (parseJson(response.bodyAsText) as { error?: { code?: unknown; message?: unknown } } | undefined)
-    ?.error
-  const armCode = typeof armError?.code === 'string' ? armError.code : `HTTP${response.status}`
-  const upstream = {
-    status: response.status,
-    armRequestId,
-    armCode,
-    armMessage: typeof armError?.message === 'string' ? armError.message.slice(0, 500) : undefined
-  }
-  const retryAfterSeconds = Math.ceil(
-    (parseRetryAfter(response.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS * 1000) / 1000
-  )
-  const details = [{ code: armCode, message: `ARM answered HTTP ${response.status}` }]
-  if (response.status === 429) return brokerError('ARM_THROTTLED', { retryAfterSeconds, details, upstream })
-  // A server-side failure is transient: callers are told when to come back, not that ARM refused them.
-  if (response.status >= 500) return brokerError('ARM_UNAVAILABLE', { retryAfterSeconds, details, upstream })
-  return brokerError('ARM_ERROR', { details, upstream })
-}
-
-function transportError (error: unknown, deadlinePassed: boolean, reachedArm: boolean): BrokerError {
-  if (isBrokerError(error)) return error
-  // Everything the pipeline, the deadline or the credential rejects with is an Error.
-  if (!reachedArm && (deadlinePassed || IDENTITY_ERRORS.has((error as Error).name))) {
-    return brokerError('IDENTITY_UNAVAILABLE', { retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS, cause: error })
-  }
-  if (deadlinePassed) return brokerError('ARM_TIMEOUT', { cause: error })
-  return brokerError('ARM_UNAVAILABLE', { retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS, cause: error })
-}
-
-function isRetryable (error: BrokerError): boolean {
-  return error.code === 'ARM_THROTTLED' || error.code === 'ARM_UNAVAILABLE' || error.upstream?.status === 408
+  return { get: mint }
 }
 
 function backoff (attempt: number, random: () => number): number {
   // Full jitter: a random wait up to an exponentially growing ceiling.
   return Math.round(random() * BACKOFF_BASE_MS * 2 ** attempt)
-}
-
-/** Retry-After in ms, from delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter (value: string | null | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value === null) return undefined
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-function parseJson (text: string | null | undefined): unknown {
-  try {
-    return text ? JSON.parse(text) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 // The pipeline honours the abort signal, but a credential may not; the deadline must hold regardless.

@@ -18,6 +18,8 @@ export interface AuditRecord {
   decision: Decision
   status: number
   code: string | null
+  /** Why the request was refused, for operators (e.g. the 401 reason); null when it was not. */
+  reason: string | null
   cache: CacheOutcome | null
   tokenFingerprint: string | null
   tokenExpiresOn: string | null

@@ -1,3 +1,5 @@
+import type { Clock } from './clock.js'
+
 export type CircuitState = 'closed' | 'open'
 
 export interface CircuitBreaker {
@@ -13,10 +15,10 @@ export interface CircuitBreaker {
 export function createCircuitBreaker (options: {
   failureThreshold: number
   openMs: number
-  now?: () => number
+  clock: Clock
   onChange?: (state: CircuitState, error?: unknown) => void
 }): CircuitBreaker {
-  const now = options.now ?? Date.now
+  const now = () => options.clock.now()
   let failures = 0
   let openUntil = 0
   let state: CircuitState = 'closed'

@@ -29,3 +29,13 @@ export function loggerOptions (level: string): LoggerOptions {
     }
   }
 }
+
+/**
+ * An expected fault (Redis down, a value that fails to open, an upstream refusal) for the `err`
+ * field of a warn line: its type, code and message, without the stack trace that marks a bug.
+ */
+export function expectedFault (error: unknown): { type: string; message: string; code?: string } {
+  if (!(error instanceof Error)) return { type: typeof error, message: String(error) }
+  const code = (error as { code?: unknown }).code
+  return { type: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) }
+}

@@ -4,6 +4,7 @@ import type { TokenCredential } from '@azure/identity'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { RedisConfig } from './config.js'
+import { expectedFault } from './logger.js'
 
 export const REDIS_ENTRA_SCOPE = 'https://redis.azure.com/.default'
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000
@@ -28,11 +29,11 @@ export async function createRedisClient (
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000)
   })
   // Connection errors repeat at every reconnect attempt; the circuit breaker reports the state change.
-  client.on('error', (error: Error) => logger.debug({ problem: error.message }, 'redis connection error'))
+  client.on('error', (error: Error) => logger.debug({ err: expectedFault(error) }, 'redis connection error'))
   if (config.entra) await useEntraAuthentication(client, config.entra.username, credential, logger)
   client
     .connect()
-    .catch((error: Error) => logger.warn({ problem: error.message }, 'redis not reachable yet; will keep trying'))
+    .catch((error: Error) => logger.warn({ err: expectedFault(error) }, 'redis not reachable yet; will keep trying'))
   // Give Redis a moment before serving, so a fresh replica does not mint what the fleet already has;
   // but never wait long: Redis is an optimisation, not a dependency.
   await Promise.race([once(client, 'ready'), sleep(STARTUP_WAIT_MS)]).catch(() => {})
@@ -61,7 +62,7 @@ async function useEntraAuthentication (
         Math.max(60_000, token.expiresOnTimestamp - Date.now() - REFRESH_BEFORE_EXPIRY_MS)
       ).unref()
     } catch (error) {
-      logger.warn({ problem: (error as Error).message }, 'could not renew the Entra token for Redis; retrying in 30 s')
+      logger.warn({ err: expectedFault(error) }, 'could not renew the Entra token for Redis; retrying in 30 s')
       setTimeout(() => void renew(), 30_000).unref()
     }
   }

@@ -2,12 +2,12 @@ import { createHash, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { MintedToken } from './arm.js'
 import { createCircuitBreaker } from './circuit-breaker.js'
 import type { Clock } from './clock.js'
+import { expectedFault } from './logger.js'
 import type { Metrics } from './metrics.js'
-import { readExpiry } from './token-cache.js'
 import { open, seal, type Keyring } from './token-sealer.js'
+import { tokenKey, type MintedToken, type TokenSource } from './token-source.js'
 
 const POLL_MS = 25
 // Deletes the lock only if it still holds our token: a lock that expired and was taken by another
@@ -15,15 +15,9 @@ const POLL_MS = 25
 const RELEASE_SCRIPT =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
-export interface SharedCache {
-  /**
-   * Returns a token for the key that the whole fleet shares: from Redis, or minted by exactly one
-   * replica while the others wait for it. Any Redis trouble falls back to minting locally.
-   */
-  mintOnce(key: string, mint: () => Promise<MintedToken>): Promise<MintedToken>
-}
-
 export interface SharedCacheOptions {
+  /** The tier behind this one: ARM. */
+  source: TokenSource
   redis: Redis
   keyring: Keyring
   clock: Clock
@@ -37,20 +31,25 @@ export interface SharedCacheOptions {
   circuitOpenMs?: number
 }
 
-/** The Redis tier behind each replica's LRU. Values are sealed with AES-256-GCM; keys are hashes. */
-export function createSharedCache (options: SharedCacheOptions): SharedCache {
-  const { redis, keyring, clock, logger, metrics } = options
+/**
+ * The Redis tier behind each replica's LRU: a token the whole fleet shares, read from Redis or
+ * minted by exactly one replica while the others wait for it. Any Redis trouble falls back to
+ * minting locally. Values are sealed with AES-256-GCM, bound to their key; keys are hashes.
+ */
+export function createSharedCache (options: SharedCacheOptions): TokenSource {
+  const { source, redis, keyring, clock, logger, metrics } = options
   const openMs = options.circuitOpenMs ?? 5_000
   // While open, Redis is probed in the background too: hits served from memory never touch it.
   let probe: NodeJS.Timeout | undefined
   const breaker = createCircuitBreaker({
+    clock,
     failureThreshold: 5,
     openMs,
     onChange: (state, error) => {
       metrics.redisCircuit.set(state === 'open' ? 1 : 0)
       if (state === 'open') {
         logger.warn(
-          { problem: (error as Error).message },
+          { err: expectedFault(error) },
           'redis failing: circuit open, serving from memory and ARM only'
         )
         probe ??= setInterval(() => void breaker.run(() => redis.ping(), null), openMs).unref()
@@ -72,10 +71,10 @@ export function createSharedCache (options: SharedCacheOptions): SharedCache {
     try {
       const token = JSON.parse(open(keyring, sealed, key)) as MintedToken
       // A token due for refresh is left for this replica to replace, so refresh-ahead still works.
-      return freshFor(token.accessToken) > options.refreshAheadSeconds * 1000 ? token : undefined
+      return freshFor(token) > options.refreshAheadSeconds * 1000 ? token : undefined
     } catch (error) {
       metrics.sharedCache.inc({ result: 'rejected' })
-      logger.warn({ problem: (error as Error).message }, 'a shared cache value failed to open; treated as a miss')
+      logger.warn({ err: expectedFault(error) }, 'a shared cache value failed to open; treated as a miss')
       return undefined
     }
   }
@@ -84,13 +83,12 @@ export function createSharedCache (options: SharedCacheOptions): SharedCache {
    * Milliseconds the token can still be served: exp minus the minimum remaining life. A token whose
    * exp cannot be read is not shared (0): other replicas could not tell when it expires.
    */
-  function freshFor (accessToken: string): number {
-    const expiresAt = readExpiry(accessToken)
+  function freshFor ({ expiresAt }: MintedToken): number {
     return expiresAt === undefined ? 0 : expiresAt - options.minRemainingSeconds * 1000 - clock.now()
   }
 
   async function write (key: string, token: MintedToken): Promise<void> {
-    const ttl = Math.floor(freshFor(token.accessToken))
+    const ttl = Math.floor(freshFor(token))
     if (ttl <= 0) return
     await breaker.run(
       () => redis.set(redisKey('token', key), seal(keyring, JSON.stringify(token), key), 'PX', ttl),
@@ -112,7 +110,9 @@ export function createSharedCache (options: SharedCacheOptions): SharedCache {
   }
 
   return {
-    async mintOnce (key, mint) {
+    async get (request) {
+      const key = tokenKey(request)
+      const mint = () => source.get(request)
       const deadline = performance.now() + options.lockMs
       for (;;) {
         const shared = await read(key)

@@ -1,9 +1,7 @@
-import { decodeJwt } from 'jose'
 import { LRUCache } from 'lru-cache'
-import type { MintedToken } from './arm.js'
 import type { Clock } from './clock.js'
 import { brokerError } from './errors.js'
-import type { Scope } from './scope.js'
+import { tokenKey, type MintedToken, type TokenRequest, type TokenSource } from './token-source.js'
 
 /**
  * How a request was served: from cache, by a fresh mint, by joining a mint in flight,
@@ -25,14 +23,15 @@ export interface CacheResult {
   cache: CacheOutcome
 }
 
-export interface TokenCache {
-  get(key: string, mint: () => Promise<MintedToken>): Promise<CacheResult>
-  /** Evicts one key, or every key when none is given; returns how many entries went. */
-  evict(key?: string): number
+export interface TokenCache extends TokenSource<CacheResult> {
+  /** Evicts one token, or every token when none is named; returns how many entries went. */
+  evict(request?: TokenRequest): number
   readonly size: number
 }
 
 export interface TokenCacheOptions {
+  /** The tier behind this one: the shared cache, or ARM. */
+  source: TokenSource
   maxEntries: number
   minRemainingSeconds: number
   refreshAheadSeconds: number
@@ -42,11 +41,6 @@ export interface TokenCacheOptions {
   fingerprint(accessToken: string): string
   /** Jitter source for the refresh backoff; injectable for tests. */
   random?: () => number
-}
-
-/** The cache key of a scope's token. The broker serves one account, so the key leaves it out. */
-export function tokenCacheKey (scope: Scope, id: string | undefined): string {
-  return `${scope}/${id ?? ''}`
 }
 
 const ASSUMED_LIFETIME_MS = 3600_000
@@ -60,7 +54,7 @@ const REFRESH_BACKOFF_MAX_MS = 60_000
  * Failures are never stored.
  */
 export function createTokenCache (options: TokenCacheOptions): TokenCache {
-  const { clock, onRefreshError, fingerprint, random = Math.random } = options
+  const { source, clock, onRefreshError, fingerprint, random = Math.random } = options
   const minRemainingMs = options.minRemainingSeconds * 1000
   const refreshAheadMs = options.refreshAheadSeconds * 1000
   // No TTL in the LRU: get() checks each entry's expiry exactly and drops a stale one, and without
@@ -70,8 +64,8 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
   // After a failed background refresh, the next attempt for that key waits: exponential, with jitter.
   const refreshRetry = new Map<string, { failures: number; notBefore: number }>()
 
-  function refresh (key: string, mint: () => Promise<MintedToken>): void {
-    startMint(key, mint).then(
+  function refresh (key: string, request: TokenRequest): void {
+    startMint(key, request).then(
       () => refreshRetry.delete(key),
       (error: unknown) => {
         const failures = (refreshRetry.get(key)?.failures ?? 0) + 1
@@ -82,13 +76,14 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
     )
   }
 
-  function startMint (key: string, mint: () => Promise<MintedToken>): Promise<CachedToken> {
+  function startMint (key: string, request: TokenRequest): Promise<CachedToken> {
     const issuedAt = clock.now()
-    const pending = mint()
-      .then((minted) => {
+    const pending = source
+      .get(request)
+      .then((minted: MintedToken) => {
         const token: CachedToken = {
           accessToken: minted.accessToken,
-          expiresAt: readExpiry(minted.accessToken) ?? issuedAt + ASSUMED_LIFETIME_MS,
+          expiresAt: minted.expiresAt ?? issuedAt + ASSUMED_LIFETIME_MS,
           armRequestId: minted.armRequestId,
           fingerprint: fingerprint(minted.accessToken)
         }
@@ -109,8 +104,9 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
     get size () {
       return entries.size
     },
-    evict (key) {
-      if (key !== undefined) {
+    evict (request) {
+      if (request !== undefined) {
+        const key = tokenKey(request)
         refreshRetry.delete(key)
         return entries.delete(key) ? 1 : 0
       }
@@ -119,7 +115,8 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
       refreshRetry.clear()
       return evicted
     },
-    async get (key, mint) {
+    async get (request) {
+      const key = tokenKey(request)
       const now = clock.now()
       let cached = entries.get(key)
       // Exact to the millisecond: a token is never served with less than the minimum life left.
@@ -132,22 +129,12 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
         const refreshAt = cached.expiresAt - minRemainingMs - refreshAheadMs
         const backingOff = now < (refreshRetry.get(key)?.notBefore ?? 0)
         if (now < refreshAt || inFlight.has(key) || backingOff) return { token: cached, cache: 'hit' }
-        refresh(key, mint)
+        refresh(key, request)
         return { token: cached, cache: 'refresh' }
       }
       const pending = inFlight.get(key)
       if (pending !== undefined) return { token: await pending, cache: 'coalesced' }
-      return { token: await startMint(key, mint), cache: 'miss' }
+      return { token: await startMint(key, request), cache: 'miss' }
     }
-  }
-}
-
-/** The token's exp claim in epoch ms, or undefined when it cannot be read. */
-export function readExpiry (accessToken: string): number | undefined {
-  try {
-    const { exp } = decodeJwt(accessToken)
-    return typeof exp === 'number' ? exp * 1000 : undefined
-  } catch {
-    return undefined
   }
 }

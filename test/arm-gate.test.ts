@@ -1,11 +1,12 @@
 import t from 'tap'
+import { systemClock } from '../src/clock.js'
 import { createArmGate, LOW_REMAINING_WRITES } from '../src/arm-gate.js'
 import { fakeClock } from './support/fake-clock.js'
 
 const never = () => new AbortController().signal
 
 t.test('at most maxConcurrency callers hold a slot; the rest queue in order', async (t) => {
-  const gate = createArmGate({ maxConcurrency: 2 })
+  const gate = createArmGate({ maxConcurrency: 2, clock: systemClock })
   const first = await gate.acquire(never())
   const second = await gate.acquire(never())
   const order: string[] = []
@@ -27,7 +28,7 @@ t.test('at most maxConcurrency callers hold a slot; the rest queue in order', as
 })
 
 t.test('a queued caller gives up at its deadline with ARM_TIMEOUT and leaves the queue', async (t) => {
-  const gate = createArmGate({ maxConcurrency: 1 })
+  const gate = createArmGate({ maxConcurrency: 1, clock: systemClock })
   const held = await gate.acquire(never())
   const deadline = new AbortController()
   const waiting = gate.acquire(deadline.signal)
@@ -41,7 +42,7 @@ t.test('a queued caller gives up at its deadline with ARM_TIMEOUT and leaves the
 
 t.test('a throttle hold refuses every acquire with the remaining wait, then lifts', async (t) => {
   const clock = fakeClock()
-  const gate = createArmGate({ maxConcurrency: 4, now: clock.now })
+  const gate = createArmGate({ maxConcurrency: 4, clock })
   gate.hold(5_000)
   await t.rejects(gate.acquire(never()), { code: 'ARM_THROTTLED', statusCode: 503, retryAfterSeconds: 5 })
   clock.advance(3_500)
@@ -55,7 +56,7 @@ t.test('a throttle hold refuses every acquire with the remaining wait, then lift
 
 t.test('a queued caller granted a slot during a hold is refused and frees the slot', async (t) => {
   const clock = fakeClock()
-  const gate = createArmGate({ maxConcurrency: 1, now: clock.now })
+  const gate = createArmGate({ maxConcurrency: 1, clock })
   const held = await gate.acquire(never())
   const waiting = gate.acquire(never())
   gate.hold(2_000)
@@ -65,7 +66,7 @@ t.test('a queued caller granted a slot during a hold is refused and frees the sl
 })
 
 t.test('with few writes left, calls are spaced to the refill rate', async (t) => {
-  const gate = createArmGate({ maxConcurrency: 8 })
+  const gate = createArmGate({ maxConcurrency: 8, clock: systemClock })
   gate.observeRemainingWrites(LOW_REMAINING_WRITES - 1)
   t.equal(gate.stats().remainingWrites, LOW_REMAINING_WRITES - 1)
   const started = performance.now()

@@ -4,8 +4,11 @@ import { pino } from 'pino'
 import t from 'tap'
 import { createArmGate } from '../src/arm-gate.js'
 import { createMetrics } from '../src/metrics.js'
-import { createArmClient, parseRetryAfter, type ArmClientOptions } from '../src/arm.js'
+import { parseRetryAfter } from '../src/arm-response.js'
+import { createArmClient, type ArmClientOptions } from '../src/arm.js'
+import { systemClock } from '../src/clock.js'
 import { loadConfig } from '../src/config.js'
+import type { TokenRequest } from '../src/token-source.js'
 import { TEST_ENV } from './helper.js'
 import { fakeArm, fakeCredential, type FakeReply } from './support/fake-arm.js'
 
@@ -22,17 +25,21 @@ function client (replies: Array<FakeReply | (() => Promise<FakeReply>)>, overrid
     return typeof reply === 'function' ? reply() : reply
   })
   const identity = fakeCredential()
-  const armClient = createArmClient({
+  const source = createArmClient({
     arm: config.arm,
-    account: config.account,
     credential: identity.credential,
-    gate: createArmGate({ maxConcurrency: 4 }),
+    clock: systemClock,
+    gate: createArmGate({ maxConcurrency: 4, clock: systemClock }),
     metrics: createMetrics(),
     logger: pino({ level: 'silent' }),
     httpClient: arm.client,
     random: () => 0,
     ...overrides
   })
+  // The ARM tier, asked for tokens of the configured account.
+  const armClient = {
+    mint: (request: Omit<TokenRequest, 'account'>) => source.get({ account: config.account, ...request })
+  }
   return { armClient, calls: arm.calls, identity: identity.state }
 }
 
@@ -161,6 +168,6 @@ t.test('parseRetryAfter reads seconds and HTTP dates', async (t) => {
   t.equal(parseRetryAfter(new Date(now + 3000).toUTCString(), now), 3000)
   t.equal(parseRetryAfter(new Date(now - 3000).toUTCString(), now), 0)
   t.equal(parseRetryAfter('soon', now), undefined)
-  t.equal(parseRetryAfter(null), undefined)
-  t.equal(parseRetryAfter(undefined), undefined)
+  t.equal(parseRetryAfter(null, now), undefined)
+  t.equal(parseRetryAfter(undefined, now), undefined)
 })

@@ -16,6 +16,7 @@ const RECORD: AuditRecord = {
   decision: 'allow',
   status: 200,
   code: null,
+  reason: null,
   cache: 'hit',
   tokenFingerprint: '0123456789abcdef',
   tokenExpiresOn: '2030-01-01T00:00:00.000Z',

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createCircuitBreaker, type CircuitState } from '../src/circuit-breaker.js'
+import { systemClock } from '../src/clock.js'
 import { fakeClock } from './support/fake-clock.js'
 
 t.test('opens after consecutive failures, short-circuits, probes after openMs, closes on success', async (t) => {
@@ -8,7 +9,7 @@ t.test('opens after consecutive failures, short-circuits, probes after openMs, c
   const breaker = createCircuitBreaker({
     failureThreshold: 2,
     openMs: 1_000,
-    now: clock.now,
+    clock,
     onChange: (s) => changes.push(s)
   })
   let calls = 0
@@ -33,7 +34,7 @@ t.test('opens after consecutive failures, short-circuits, probes after openMs, c
 })
 
 t.test('a success resets the failure count', async (t) => {
-  const breaker = createCircuitBreaker({ failureThreshold: 2, openMs: 1_000 })
+  const breaker = createCircuitBreaker({ failureThreshold: 2, openMs: 1_000, clock: systemClock })
   await breaker.run(async () => {
     throw new Error('x')
   }, null)

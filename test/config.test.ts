@@ -46,6 +46,7 @@ t.test('defaults', async (t) => {
     host: '0.0.0.0',
     logLevel: 'info',
     account: {
+      alias: 'default',
       subscriptionId: MINIMAL.AVI_SUBSCRIPTION_ID,
       resourceGroup: MINIMAL.AVI_RESOURCE_GROUP,
       name: MINIMAL.AVI_ACCOUNT_NAME

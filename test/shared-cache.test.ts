@@ -5,11 +5,12 @@ import { Redis } from 'ioredis'
 import { SignJWT } from 'jose'
 import { pino } from 'pino'
 import t from 'tap'
-import type { MintedToken } from '../src/arm.js'
+import { readExpiry } from '../src/avi-token.js'
 import { createMetrics } from '../src/metrics.js'
 import { createSharedCache } from '../src/shared-cache.js'
 import { systemClock } from '../src/clock.js'
 import { parseKeyring } from '../src/token-sealer.js'
+import { tokenKey, type Account, type MintedToken, type TokenRequest } from '../src/token-source.js'
 import { missingRedis, startRedis } from './support/redis-server.js'
 import { aviToken, callerToken } from './support/tokens.js'
 import { build } from './helper.js'
@@ -20,6 +21,10 @@ if (!missingRedis(t)) await main()
 async function main (): Promise<void> {
   const redisServer = await startRedis(t)
   const keyring = parseKeyring(`k1:${randomBytes(32).toString('base64')}`)
+
+  type Minted = Omit<MintedToken, 'expiresAt'>
+  const ACCOUNT: Account = { alias: 'default', subscriptionId: 'sub', resourceGroup: 'rg', name: 'contoso' }
+  const request = (id: string): TokenRequest => ({ account: ACCOUNT, scope: 'video', id })
 
   function replica (options: { circuitOpenMs?: number; lockMs?: number } = {}) {
     const redis = new Redis(redisServer.url, {
@@ -32,7 +37,15 @@ async function main (): Promise<void> {
     t.teardown(() => redis.disconnect())
     const metrics = createMetrics()
     const logs = new LogCapture()
-    const cache = createSharedCache({
+    // The tier behind: mints with what the test hands mintOnce for that id, reading exp as ARM's tier does.
+    const mints = new Map<string, () => Promise<Minted>>()
+    const shared = createSharedCache({
+      source: {
+        get: async (request) => {
+          const minted = await (mints.get(request.id as string) as () => Promise<Minted>)()
+          return { ...minted, expiresAt: readExpiry(minted.accessToken) }
+        }
+      },
       redis,
       keyring,
       clock: systemClock,
@@ -43,13 +56,21 @@ async function main (): Promise<void> {
       lockMs: options.lockMs ?? 2_000,
       circuitOpenMs: options.circuitOpenMs ?? 200
     })
+    const cache = {
+      /** A token for `contoso/video/<id>`, minting with `mint` if the fleet has none. */
+      mintOnce (key: string, mint: () => Promise<Minted>) {
+        const id = key.split('/').pop() as string
+        mints.set(id, mint)
+        return shared.get(request(id))
+      }
+    }
     return { redis, cache, metrics, logs }
   }
 
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
   let minted = 0
-  async function mint (delayMs = 0): Promise<MintedToken> {
+  async function mint (delayMs = 0): Promise<Minted> {
     minted++
     if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs))
     return {
@@ -102,7 +123,7 @@ async function main (): Promise<void> {
   t.test('if the lock holder dies, the lock expires and another replica mints', async (t) => {
     const a = replica({ lockMs: 300 })
     await ready(a)
-    await a.redis.set(`vi-token-broker:lock:${sha256('contoso/video/orphan')}`, 'dead-replica', 'PX', 300)
+    await a.redis.set(`vi-token-broker:lock:${sha256(tokenKey(request('orphan')))}`, 'dead-replica', 'PX', 300)
     const before = minted
     const token = await a.cache.mintOnce('contoso/video/orphan', () => mint())
     t.ok(token.accessToken)
@@ -113,7 +134,7 @@ async function main (): Promise<void> {
     const a = replica()
     await ready(a)
     const source = await a.cache.mintOnce('contoso/video/source', () => mint())
-    const keyFor = (id: string) => `vi-token-broker:token:${sha256(`contoso/video/${id}`)}`
+    const keyFor = (id: string) => `vi-token-broker:token:${sha256(tokenKey(request(id)))}`
     const sealed = (await a.redis.get(keyFor('source'))) as string
     await a.redis.set(keyFor('victim'), sealed)
     const victim = await a.cache.mintOnce('contoso/video/victim', () => mint())
@@ -179,16 +200,16 @@ async function main (): Promise<void> {
       armRequestId: 'x'
     }))
     t.equal(opaque.accessToken, 'not-a-jwt')
-    t.equal(await a.redis.get(`vi-token-broker:token:${sha256('contoso/video/opaque')}`), null)
+    t.equal(await a.redis.get(`vi-token-broker:token:${sha256(tokenKey(request('opaque')))}`), null)
     const noExp = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32))
     await a.cache.mintOnce('contoso/video/no-exp', async () => ({ accessToken: noExp, armRequestId: 'x' }))
-    t.equal(await a.redis.get(`vi-token-broker:token:${sha256('contoso/video/no-exp')}`), null)
+    t.equal(await a.redis.get(`vi-token-broker:token:${sha256(tokenKey(request('no-exp')))}`), null)
   })
 
   t.test("a replica that waits past its deadline for another replica's mint mints itself", async (t) => {
     const a = replica({ lockMs: 200 })
     await ready(a)
-    await a.redis.set(`vi-token-broker:lock:${sha256('contoso/video/stuck')}`, 'slow-replica', 'PX', 60_000)
+    await a.redis.set(`vi-token-broker:lock:${sha256(tokenKey(request('stuck')))}`, 'slow-replica', 'PX', 60_000)
     const before = minted
     t.ok((await a.cache.mintOnce('contoso/video/stuck', () => mint())).accessToken)
     t.equal(minted - before, 1)

@@ -1,17 +1,28 @@
 import { SignJWT } from 'jose'
 import t from 'tap'
-import type { MintedToken } from '../src/arm.js'
+import { readExpiry } from '../src/avi-token.js'
 import { createTokenCache, type TokenCacheOptions } from '../src/token-cache.js'
+import type { Account, MintedToken, TokenRequest } from '../src/token-source.js'
 import { fakeClock } from './support/fake-clock.js'
 import { aviToken } from './support/tokens.js'
 
 const MIN_REMAINING = 300
 const REFRESH_AHEAD = 900
 
+type Minted = Omit<MintedToken, 'expiresAt'>
+const ACCOUNT: Account = { alias: 'default', subscriptionId: 'sub', resourceGroup: 'rg', name: 'account' }
+const request = (id: string): TokenRequest => ({ account: ACCOUNT, scope: 'video', id })
+
 function setup (overrides: Partial<TokenCacheOptions> = {}) {
   const clock = fakeClock()
   const refreshErrors: unknown[] = []
-  const cache = createTokenCache({
+  // The tier behind the cache mints with whatever the test hands the next get(); as ARM's tier does,
+  // it reads each token's exp.
+  let next: () => Promise<Minted> = () => Promise.reject(new Error('no mint given'))
+  const tokenCache = createTokenCache({
+    source: {
+      get: () => next().then((minted) => ({ ...minted, expiresAt: readExpiry(minted.accessToken) }))
+    },
     maxEntries: 100,
     minRemainingSeconds: MIN_REMAINING,
     refreshAheadSeconds: REFRESH_AHEAD,
@@ -20,12 +31,22 @@ function setup (overrides: Partial<TokenCacheOptions> = {}) {
     fingerprint: (accessToken) => `fp:${accessToken.length}`,
     ...overrides
   })
+  const cache = {
+    get (id: string, mint: () => Promise<Minted>) {
+      next = mint
+      return tokenCache.get(request(id))
+    },
+    evict: (id?: string) => tokenCache.evict(id === undefined ? undefined : request(id)),
+    get size () {
+      return tokenCache.size
+    }
+  }
   let mints = 0
   const started: Array<Promise<unknown>> = []
   /** Mints a token living `lifetime` seconds from the fake now. */
   const mint =
     (lifetime = 3600) =>
-      (): Promise<MintedToken> => {
+      (): Promise<Minted> => {
         const n = ++mints
         const minted = aviToken(Math.floor(clock.now() / 1000) + lifetime, { n }).then((accessToken) => ({
           accessToken,

@@ -9,6 +9,7 @@ export function toConfig (env: Env): Config {
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
     account: {
+      alias: 'default',
       subscriptionId: env.AVI_SUBSCRIPTION_ID,
       resourceGroup: env.AVI_RESOURCE_GROUP,
       name: env.AVI_ACCOUNT_NAME

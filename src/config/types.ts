@@ -1,4 +1,5 @@
 import type { Keyring } from '../token-sealer.js'
+import type { Account } from '../token-source.js'
 
 export type AuthConfig =
   | ({ mode: 'jwks'; jwksUri: string; jwksTimeoutMs: number; jwksCooldownMs: number } & AuthCommon)
@@ -19,7 +20,8 @@ export interface Config {
   port: number
   host: string
   logLevel: string
-  account: { subscriptionId: string; resourceGroup: string; name: string }
+  /** The account the /tokens routes serve, under the alias `default`. */
+  account: Account
   arm: {
     endpoint: string
     apiVersion: string

@@ -19,7 +19,7 @@ export function toBrokerError (error: unknown): BrokerError {
 
 /** Writes a catalogued error as the response: status, headers and the ErrorResponse body. */
 export function sendError (request: FastifyRequest, reply: FastifyReply, error: BrokerError) {
-  request.errorCode = error.code
+  request.answeredError = error
   if (error.statusCode === 401) reply.header('www-authenticate', WWW_AUTHENTICATE)
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
   return reply.code(error.statusCode).send(errorBody(error))
@@ -28,7 +28,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
 /** One error handler and one not-found handler write every error body. */
 export default fp(
   async function errorHandler (app: FastifyInstance) {
-    app.decorateRequest('errorCode', null)
+    app.decorateRequest('answeredError', null)
     app.setErrorHandler((error, request, reply) => {
       const mapped = toBrokerError(error)
       if (mapped.statusCode >= 500) {
@@ -45,7 +45,7 @@ export default fp(
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The catalogue code of the error answered, for the audit record. */
-    errorCode: string | null
+    /** The catalogued error answered (its code, reason and upstream facts), for the audit record. */
+    answeredError: BrokerError | null
   }
 }

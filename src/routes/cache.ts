@@ -1,10 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type TSchema } from 'typebox'
+import { callerOf } from '../caller.js'
 import { brokerError } from '../errors.js'
 import type { Policy } from '../policy.js'
 import { BEARER_SECURITY, errorResponse, IdParam, INVALID_ID_RESPONSE, UNAUTHENTICATED_RESPONSE } from '../schemas.js'
-import { tokenCacheKey, type TokenCache } from '../token-cache.js'
+import type { Scope } from '../scope.js'
+import type { TokenCache } from '../token-cache.js'
+import type { Account } from '../token-source.js'
 
 const EVICT_RESPONSES = {
   200: Type.Object(
@@ -27,13 +30,13 @@ function evictSchema (summary: string, params?: TSchema) {
 /** Operators who must stop handing out a token evict it; the next request mints a new one. Admin callers only. */
 export default async function cacheRoutes (
   parent: FastifyInstance,
-  options: { policy: () => Policy; tokenCache: TokenCache }
+  options: { account: Account; policy: () => Policy; tokens: TokenCache }
 ) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { policy, tokenCache } = options
-  const evict = (request: FastifyRequest, key: string | undefined) => {
-    if (!policy().isAdmin(request.caller as string)) throw brokerError('ADMIN_REQUIRED')
-    return { evicted: tokenCache.evict(key) }
+  const { account, policy, tokens } = options
+  const evict = (request: FastifyRequest, token: { scope: Scope; id?: string } | undefined) => {
+    if (!policy().isAdmin(callerOf(request))) throw brokerError('ADMIN_REQUIRED')
+    return { evicted: tokens.evict(token && { account, ...token }) }
   }
 
   app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) =>
@@ -42,7 +45,7 @@ export default async function cacheRoutes (
   app.delete(
     '/cache/account',
     { config: { scope: 'account' }, schema: evictSchema('Evict the cached Account token') },
-    async (request) => evict(request, tokenCacheKey('account', undefined))
+    async (request) => evict(request, { scope: 'account' })
   )
   app.delete(
     '/cache/project/:projectId',
@@ -50,7 +53,7 @@ export default async function cacheRoutes (
       config: { scope: 'project' },
       schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam }))
     },
-    async (request) => evict(request, tokenCacheKey('project', (request.params as { projectId: string }).projectId))
+    async (request) => evict(request, { scope: 'project', id: (request.params as { projectId: string }).projectId })
   )
   app.delete(
     '/cache/video/:videoId',
@@ -58,6 +61,6 @@ export default async function cacheRoutes (
       config: { scope: 'video' },
       schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam }))
     },
-    async (request) => evict(request, tokenCacheKey('video', (request.params as { videoId: string }).videoId))
+    async (request) => evict(request, { scope: 'video', id: (request.params as { videoId: string }).videoId })
   )
 }

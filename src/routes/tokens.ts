@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from 'typebox'
-import type { MintedToken, MintRequest } from '../arm.js'
+import { callerOf } from '../caller.js'
 import { brokerError } from '../errors.js'
 import type { Policy } from '../policy.js'
 import {
@@ -14,14 +14,14 @@ import {
   UNAUTHENTICATED_RESPONSE
 } from '../schemas.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
-import { tokenCacheKey, type TokenCache } from '../token-cache.js'
+import type { TokenCache } from '../token-cache.js'
+import type { Account } from '../token-source.js'
 
 export interface TokenRoutesOptions {
-  accountName: string
+  account: Account
   policy: () => Policy
-  tokenCache: TokenCache
-  /** Mints through ARM, via the fleet's shared tier when there is one. */
-  mint: (key: string, request: MintRequest) => Promise<MintedToken>
+  /** The first tier of the token path: the in-process cache, then the shared cache and ARM. */
+  tokens: TokenCache
 }
 
 const COMMON_RESPONSES = {
@@ -46,12 +46,11 @@ const security = BEARER_SECURITY
 /** The token routes: the policy decides, the cache (or ARM) answers. */
 export default async function tokenRoutes (parent: FastifyInstance, options: TokenRoutesOptions) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { accountName, policy, tokenCache, mint } = options
+  const { account, policy, tokens } = options
 
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
-    if (!policy().isAllowed(request.caller as string, scope, id)) throw brokerError('POLICY_DENIED')
-    const key = tokenCacheKey(scope, id)
-    const result = await tokenCache.get(key, () => mint(key, { scope, id }))
+    if (!policy().isAllowed(callerOf(request), scope, id)) throw brokerError('POLICY_DENIED')
+    const result = await tokens.get({ account, scope, id })
     request.issued = result
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     return {
@@ -59,7 +58,7 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
       scope: ARM_SCOPE_NAMES[scope],
       ...(scope === 'video' ? { videoId: id } : {}),
       ...(scope === 'project' ? { projectId: id } : {}),
-      accountName,
+      accountName: account.name,
       expiresOn: new Date(result.token.expiresAt).toISOString()
     }
   }

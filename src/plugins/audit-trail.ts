@@ -1,0 +1,92 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
+import { brokerError, errorBody } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+import type { Policy } from '../policy.js'
+import type { Scope } from '../scope.js'
+import type { CacheResult } from '../token-cache.js'
+import type { Account } from '../token-source.js'
+
+export interface AuditTrailOptions {
+  auditor: Auditor
+  account: Account
+  policy: () => Policy
+  metrics: Pick<Metrics, 'requests' | 'cache'>
+}
+
+const MAX_AUDITED_TEXT = 256
+
+/**
+ * One audit record and one count per request in the scope it is registered in, gathered here and
+ * nowhere else. The record is written before the response leaves: if it cannot be, no token is sent.
+ */
+export default fp(
+  async function auditTrail (app: FastifyInstance, options: AuditTrailOptions) {
+    const { auditor, account, policy, metrics } = options
+    app.decorateRequest('issued', null)
+
+    app.addHook('onSend', async (request, reply, payload) => {
+      const known = request.caller !== null && policy().isKnown(request.caller)
+      const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
+      metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
+      if (request.issued) metrics.cache.inc({ result: request.issued.cache })
+      try {
+        await auditor.write(auditRecord(request, reply))
+        return payload
+      } catch (error) {
+        const failure = brokerError('AUDIT_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
+        request.log.error({ err: error, code: failure.code }, 'audit record could not be written; response withheld')
+        reply.code(failure.statusCode).header('retry-after', String(failure.retryAfterSeconds))
+        return JSON.stringify(errorBody(failure))
+      }
+    })
+
+    function auditRecord (request: FastifyRequest, reply: FastifyReply): AuditRecord {
+      const params = request.params as Record<string, string | undefined>
+      const { issued, answeredError } = request
+      return {
+        reqId: request.id,
+        action: request.method === 'DELETE' ? 'evict' : 'issue',
+        caller: request.caller,
+        scope: routeScope(request) ?? clip(params.scope),
+        resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
+        account: account.name,
+        decision: decisionFor(reply.statusCode),
+        status: reply.statusCode,
+        code: answeredError?.code ?? null,
+        reason: answeredError?.reason ?? null,
+        cache: issued?.cache ?? null,
+        tokenFingerprint: issued?.token.fingerprint ?? null,
+        tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
+        // ARM's id for the call behind this answer: the token's mint, or the refusal ARM answered.
+        armRequestId: issued?.token.armRequestId ?? upstreamRequestId(answeredError?.upstream) ?? null,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        clientIp: request.ip,
+        userAgent: clip(request.headers['user-agent'])
+      }
+    }
+  },
+  { name: 'audit-trail', dependencies: ['error-handler'] }
+)
+
+function routeScope (request: FastifyRequest): Scope | undefined {
+  return (request.routeOptions.config as { scope?: Scope }).scope
+}
+
+function upstreamRequestId (upstream: Record<string, unknown> | undefined): string | undefined {
+  const id = upstream?.armRequestId
+  return typeof id === 'string' ? id : undefined
+}
+
+/** Caller-supplied text in an audit record is bounded, so no request can bloat the log. */
+function clip (text: string | undefined): string | null {
+  return text === undefined ? null : text.slice(0, MAX_AUDITED_TEXT)
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The token served, for the audit record. */
+    issued: CacheResult | null
+  }
+}

@@ -1,0 +1,70 @@
+import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
+import type { TokenCredential } from '@azure/identity'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { createArmGate, type ArmGate } from './arm-gate.js'
+import { createArmClient } from './arm.js'
+import type { Clock } from './clock.js'
+import type { Config } from './config.js'
+import type { Metrics } from './metrics.js'
+import { createSharedCache } from './shared-cache.js'
+import { createTokenCache, type TokenCache } from './token-cache.js'
+
+export interface TokenPathOptions {
+  config: Readonly<Config>
+  credential: TokenCredential
+  clock: Clock
+  metrics: Metrics
+  logger: Logger
+  /** The audit's fingerprint of a token, kept with each cached token. */
+  fingerprint(accessToken: string): string
+  redis?: Redis | undefined
+  armHttpClient?: HttpClient | undefined
+  armTls?: TlsSettings | undefined
+}
+
+/**
+ * Composes the token path once, each tier wrapping the next:
+ * token cache (this process) → shared cache (the fleet's Redis, when configured) → ARM.
+ */
+export function createTokenPath (options: TokenPathOptions): { tokens: TokenCache; armGate: ArmGate } {
+  const { config, clock, metrics, logger, redis } = options
+  const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency, clock })
+  const arm = createArmClient({
+    arm: config.arm,
+    credential: options.credential,
+    clock,
+    gate: armGate,
+    metrics,
+    logger: logger.child({ component: 'arm' }),
+    ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
+    ...(options.armTls ? { tls: options.armTls } : {})
+  })
+  const shared =
+    redis && config.redis
+      ? createSharedCache({
+        source: arm,
+        redis,
+        keyring: config.redis.keyring,
+        clock,
+        logger: logger.child({ component: 'shared-cache' }),
+        metrics,
+        minRemainingSeconds: config.cache.minRemainingSeconds,
+        refreshAheadSeconds: config.cache.refreshAheadSeconds,
+        lockMs: config.arm.timeoutMs
+      })
+      : undefined
+  const tokens = createTokenCache({
+    source: shared ?? arm,
+    maxEntries: config.cache.maxEntries,
+    minRemainingSeconds: config.cache.minRemainingSeconds,
+    refreshAheadSeconds: config.cache.refreshAheadSeconds,
+    clock,
+    fingerprint: options.fingerprint,
+    onRefreshError: (key, error) => {
+      metrics.refreshFailures.inc()
+      logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
+    }
+  })
+  return { tokens, armGate }
+}
