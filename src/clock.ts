@@ -1,4 +1,7 @@
-/** Wall-clock time in epoch milliseconds; injected so tests can move time. */
+/**
+ * Wall-clock time in epoch milliseconds, injected everywhere so tests can move time. (Elapsed
+ * durations, such as deadlines and latencies, use the monotonic performance.now().)
+ */
 export interface Clock {
   now(): number
 }

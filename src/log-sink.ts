@@ -68,13 +68,13 @@ export function createLogSink (fd: number): LogSink {
 
 function writeFully (fd: number, data: Buffer): void {
   let offset = 0
-  const giveUpAt = Date.now() + FULL_PIPE_PATIENCE_MS
+  const giveUpAt = performance.now() + FULL_PIPE_PATIENCE_MS
   while (offset < data.length) {
     try {
       offset += writeSync(fd, data, offset)
     } catch (error) {
       // stdout may be a non-blocking pipe; a full one drains as the reader catches up.
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > giveUpAt) throw error
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || performance.now() > giveUpAt) throw error
       Atomics.wait(sleeper, 0, 0, FULL_PIPE_WAIT_MS)
     }
   }

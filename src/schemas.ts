@@ -1,6 +1,6 @@
 import { Type, type TSchema } from 'typebox'
 import { brokerError, errors, type ErrorCode } from './errors.js'
-import { ID_PATTERN } from './scope.js'
+import { ID_PATTERN, type Scope } from './scope.js'
 
 const ErrorDetail = Type.Object({ code: Type.String(), message: Type.String() })
 
@@ -55,40 +55,58 @@ export function errorCodeSchema (): Record<string, unknown> {
   }
 }
 
-export const TokenResponse = Type.Object(
-  {
-    accessToken: Type.String({
-      description: 'Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life)'
-    }),
-    scope: Type.Enum(['Account', 'Project', 'Video'], { description: "ARM's name of the token's scope" }),
-    videoId: Type.Optional(Type.String({ description: 'Present for Video scope' })),
-    projectId: Type.Optional(Type.String({ description: 'Present for Project scope' })),
-    accountName: Type.String(),
-    expiresOn: Type.String({ format: 'date-time', description: 'When the token expires (ISO-8601, UTC)' })
-  },
-  {
-    description: 'The token. It always has at least TOKEN_MIN_REMAINING_SECONDS (300 s by default) of life left',
-    headers: {
-      ...REQUEST_ID_HEADER,
-      'cache-control': {
-        type: 'string',
-        examples: ['no-store'],
-        description: 'Tokens must not be stored by intermediaries'
-      }
-    },
-    examples: [
-      {
-        accessToken: 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJTY29wZSI6IlZpZGVvIn0.c2lnbmF0dXJl',
-        scope: 'Video',
-        videoId: '07ec9e38d4',
-        accountName: 'contosto-azurevideoindexer',
-        expiresOn: '2026-11-27T13:00:00.000Z'
-      }
-    ]
-  }
-)
+const TOKEN_EXAMPLES: Record<Scope, Record<string, string>> = {
+  account: { scope: 'Account' },
+  project: { scope: 'Project', projectId: '07ec9e38d4' },
+  video: { scope: 'Video', videoId: '07ec9e38d4' }
+}
 
-export const IdParam = Type.String({ pattern: ID_PATTERN, examples: ['07ec9e38d4'] })
+/** The 200 answer of a token route, with an example of that route's own scope. */
+export function tokenResponse (scope: Scope): TSchema {
+  const { scope: armScope, ...ids } = TOKEN_EXAMPLES[scope]
+  const claims = Buffer.from(JSON.stringify({ Scope: armScope })).toString('base64url')
+  return Type.Object(
+    {
+      accessToken: Type.String({
+        description: 'Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life)'
+      }),
+      scope: Type.Enum(['Account', 'Project', 'Video'], { description: "ARM's name of the token's scope" }),
+      videoId: Type.Optional(Type.String({ description: 'Present for Video scope' })),
+      projectId: Type.Optional(Type.String({ description: 'Present for Project scope' })),
+      accountName: Type.String({ description: 'The Video Indexer account (its ARM resource name)' }),
+      expiresOn: Type.String({ format: 'date-time', description: 'When the token expires (ISO-8601, UTC)' })
+    },
+    {
+      description: 'The token. It always has at least TOKEN_MIN_REMAINING_SECONDS (300 s by default) of life left',
+      headers: {
+        ...REQUEST_ID_HEADER,
+        'cache-control': {
+          type: 'string',
+          examples: ['no-store'],
+          description: 'Tokens must not be stored by intermediaries'
+        }
+      },
+      examples: [
+        {
+          accessToken: `eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.${claims}.c2lnbmF0dXJl`,
+          scope: armScope,
+          ...ids,
+          accountName: 'contosto-azurevideoindexer',
+          expiresOn: '2026-11-27T13:00:00.000Z'
+        }
+      ]
+    }
+  )
+}
+
+/** A project or video id in a path. */
+export function idParam (of: 'project' | 'video') {
+  return Type.String({
+    pattern: ID_PATTERN,
+    examples: ['07ec9e38d4'],
+    description: of === 'video' ? 'The Video Indexer video id' : 'The Video Indexer project id'
+  })
+}
 
 export const HealthResponse = Type.Object(
   { status: Type.String() },

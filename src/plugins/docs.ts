@@ -29,7 +29,8 @@ export default fp(
         info: { title: 'vi-token-broker', version: options.version, description: DESCRIPTION },
         tags: [
           { name: 'tokens', description: 'Restricted viewer access tokens' },
-          { name: 'health', description: 'Liveness and readiness probes; no authentication' }
+          { name: 'health', description: 'Liveness and readiness probes; no authentication' },
+          { name: 'cache', description: 'Operators evict cached tokens; admin callers only' }
         ],
         components: {
           securitySchemes: {

@@ -4,7 +4,7 @@ import { Type, type TSchema } from 'typebox'
 import { callerOf } from '../caller.js'
 import { brokerError } from '../errors.js'
 import type { Policy } from '../policy.js'
-import { BEARER_SECURITY, errorResponse, IdParam, INVALID_ID_RESPONSE, UNAUTHENTICATED_RESPONSE } from '../schemas.js'
+import { BEARER_SECURITY, errorResponse, idParam, INVALID_ID_RESPONSE, UNAUTHENTICATED_RESPONSE } from '../schemas.js'
 import type { Scope } from '../scope.js'
 import type { TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
@@ -51,7 +51,7 @@ export default async function cacheRoutes (
     '/cache/project/:projectId',
     {
       config: { scope: 'project' },
-      schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: IdParam }))
+      schema: evictSchema('Evict a cached Project token', Type.Object({ projectId: idParam('project') }))
     },
     async (request) => evict(request, { scope: 'project', id: (request.params as { projectId: string }).projectId })
   )
@@ -59,7 +59,7 @@ export default async function cacheRoutes (
     '/cache/video/:videoId',
     {
       config: { scope: 'video' },
-      schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: IdParam }))
+      schema: evictSchema('Evict a cached Video token', Type.Object({ videoId: idParam('video') }))
     },
     async (request) => evict(request, { scope: 'video', id: (request.params as { videoId: string }).videoId })
   )

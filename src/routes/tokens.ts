@@ -8,9 +8,9 @@ import type { Policy } from '../policy.js'
 import {
   BEARER_SECURITY,
   errorResponse,
-  IdParam,
+  idParam,
   INVALID_ID_RESPONSE,
-  TokenResponse,
+  tokenResponse,
   UNAUTHENTICATED_RESPONSE
 } from '../schemas.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
@@ -25,7 +25,6 @@ export interface TokenRoutesOptions {
 }
 
 const COMMON_RESPONSES = {
-  200: TokenResponse,
   401: UNAUTHENTICATED_RESPONSE,
   403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope or id'),
   429: errorResponse(
@@ -41,6 +40,10 @@ const COMMON_RESPONSES = {
   504: errorResponse(['ARM_TIMEOUT'], 'ARM did not answer within the deadline')
 }
 const WITH_ID_RESPONSES = { ...COMMON_RESPONSES, 400: INVALID_ID_RESPONSE }
+const responses = (scope: Scope) => ({
+  ...(scope === 'account' ? COMMON_RESPONSES : WITH_ID_RESPONSES),
+  200: tokenResponse(scope)
+})
 const security = BEARER_SECURITY
 
 /** The token routes: the policy decides, the cache (or ARM) answers. */
@@ -74,7 +77,7 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
           'An Account-scope token can read every video in the account, ' +
           'so a policy grants it only where a rule names it.',
         security,
-        response: COMMON_RESPONSES
+        response: responses('account')
       }
     },
     (request, reply) => issue(request, reply, 'account', undefined)
@@ -87,8 +90,8 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
         tags: ['tokens'],
         summary: 'Get a Project-scope token',
         security,
-        params: Type.Object({ projectId: IdParam }),
-        response: WITH_ID_RESPONSES
+        params: Type.Object({ projectId: idParam('project') }),
+        response: responses('project')
       }
     },
     (request, reply) => issue(request, reply, 'project', request.params.projectId)
@@ -102,8 +105,8 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
         summary: 'Get a Video-scope token',
         description: 'The token lets a player or insights widget show this one video.',
         security,
-        params: Type.Object({ videoId: IdParam }),
-        response: WITH_ID_RESPONSES
+        params: Type.Object({ videoId: idParam('video') }),
+        response: responses('video')
       }
     },
     (request, reply) => issue(request, reply, 'video', request.params.videoId)

@@ -63,3 +63,32 @@ t.test('the document describes security, headers, tags and examples', async (t) 
   ])
   t.ok(video.responses['429'].headers['retry-after'])
 })
+
+t.test("a token route's 200 example is of that route's scope; parameters and tags are described", async (t) => {
+  const paths = generated.paths as Record<string, Record<string, any>>
+  const scopes: Record<string, string> = {
+    '/tokens/account': 'Account',
+    '/tokens/project/{projectId}': 'Project',
+    '/tokens/video/{videoId}': 'Video'
+  }
+  for (const [path, scope] of Object.entries(scopes)) {
+    const example = paths[path]?.get.responses['200'].content['application/json'].example
+    t.equal(example.scope, scope, `${path}: the example's scope`)
+    const claims = JSON.parse(Buffer.from(example.accessToken.split('.')[1], 'base64url').toString())
+    t.equal(claims.Scope, scope, `${path}: the example token's own Scope claim`)
+    t.equal('videoId' in example, scope === 'Video', `${path}: videoId only for Video`)
+    t.equal('projectId' in example, scope === 'Project', `${path}: projectId only for Project`)
+  }
+  for (const [path, methods] of Object.entries(paths)) {
+    for (const operation of Object.values(methods)) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in !== 'path') continue
+        t.ok(parameter.description, `${path}: path parameter ${parameter.name} is described`)
+      }
+    }
+  }
+  const used = new Set(Object.values(paths).flatMap((methods) => Object.values(methods).flatMap((o) => o.tags ?? [])))
+  const tags = generated.tags as Array<{ name: string; description?: string }>
+  const described = new Map(tags.map((tag) => [tag.name, tag]))
+  for (const tag of used) t.ok(described.get(tag)?.description, `tag ${tag} is described`)
+})
