@@ -1,4 +1,4 @@
-// Shared by the bench orchestrator (bench/run.ts) and its child processes (bench/server.ts, bench/memory.ts).
+// Shared by the bench (bench/run.ts, bench/parts/) and its child processes (bench/server.ts, bench/memory-fill.ts).
 import { SignJWT } from 'jose'
 
 export const ISSUER = 'https://login.emulator.local/vi-token-broker/v2.0'
@@ -67,7 +67,7 @@ export function fakeTimeAt (
   return clock.fakeStart + (realEpochMs - clock.realStart) * clock.speedup
 }
 
-/** Messages between bench/run.ts and bench/server.ts over the IPC channel. */
+/** Messages between the bench (bench/server-ipc.ts) and bench/server.ts over the IPC channel. */
 export type ServerRole = 'broker' | 'bare' | 'bare-jwt'
 
 export interface ServerArgs {
@@ -83,6 +83,14 @@ export interface ServerArgs {
   fakeClock?: boolean
   refreshAheadSeconds?: number
   identityTokenLifetimeSeconds?: number
+}
+
+/** The 'arm-target' command's answer: what a client needs to call the emulated ARM itself. */
+export interface ArmTarget {
+  url: string
+  caCertPem: string
+  identityEndpoint: string
+  identityHeader: string
 }
 
 export interface Percentiles {
@@ -103,4 +111,16 @@ export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits
+export const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
+
+/** Every bench request stays on loopback: a proxy in the environment would intercept it. */
+export const NO_PROXY_ENV = {
+  HTTP_PROXY: '',
+  HTTPS_PROXY: '',
+  http_proxy: '',
+  https_proxy: '',
+  NO_PROXY: '127.0.0.1,localhost'
 }

@@ -1,4 +1,4 @@
-// A child process of bench/run.ts: one server under test, on a loopback port, driven over IPC.
+// A child process of the bench (bench/server-ipc.ts): one server under test, on a loopback port, driven over IPC.
 //   broker   : the real broker (buildApp) wired to an in-process emulator (ARM, managed identity, JWKS),
 //              audit log through the production log sink to a real file; optional fake clock.
 //   bare     : baseline (a), a bare Fastify route answering the same JSON.
@@ -15,6 +15,7 @@ import { createLogSink } from '../src/log-sink.js'
 import { startEmulator, type Emulator, type Fault } from '../src/emulator/emulator.js'
 import { createPolicy } from '../src/policy.js'
 import {
+  type ArmTarget,
   AUDIENCE,
   AUDIT_HMAC_KEY,
   benchPolicy,
@@ -120,7 +121,7 @@ async function startBroker (): Promise<void> {
 }
 
 /** What a client needs to call the emulated ARM itself: the bench's direct-call baseline for the miss path. */
-function armTarget (emulator: Emulator) {
+function armTarget (emulator: Emulator): ArmTarget {
   const account = emulator.accounts[0] as Emulator['accounts'][number]
   return {
     url:

@@ -5,10 +5,9 @@ import { copyFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { brokerEnvironment } from '../src/emulator/broker-environment.js'
+import { startBrokerProcess } from '../scripts/broker-process.js'
 import { startEmulator } from '../src/emulator/emulator.js'
 import { TEST_ENV } from './helper.js'
-import { listeningUrl, startServerProcess } from './support/server-process.js'
 import { callerToken } from './support/tokens.js'
 
 t.test('the bundle starts, serves a token and Swagger UI, and exits 0 on SIGTERM', async (t) => {
@@ -16,7 +15,6 @@ t.test('the bundle starts, serves a token and Swagger UI, and exits 0 on SIGTERM
   t.teardown(() => emulator.close())
   const dir = t.testdir({
     'policy.json': JSON.stringify({ callers: { 'portal-bff': { allow: [{ scope: 'video' }] } } }),
-    'ca.pem': emulator.caCertPem,
     dist: {}
   })
   // The bundle reads the version from ../package.json, as it does in dist/.
@@ -28,15 +26,14 @@ t.test('the bundle starts, serves a token and Swagger UI, and exits 0 on SIGTERM
   })
   t.ok(statSync(bundle).size > 1_000_000, 'one file holds the broker and its dependencies')
 
-  const server = startServerProcess([bundle], {
-    ...TEST_ENV,
-    POLICY_FILE: join(dir, 'policy.json'),
-    ...brokerEnvironment(emulator, { caFile: join(dir, 'ca.pem') }),
-    PORT: '0',
-    HOST: '127.0.0.1'
+  const server = await startBrokerProcess({
+    args: [bundle],
+    env: { ...TEST_ENV, POLICY_FILE: join(dir, 'policy.json') },
+    emulator
   })
-  t.teardown(() => void server.child.kill('SIGKILL'))
-  const url = await listeningUrl(server)
+  t.teardown(() => server.stop('SIGKILL'))
+  await server.ready()
+  const url = server.url
 
   t.equal((await fetch(`${url}/readyz`)).status, 200)
   const token = await callerToken('portal-bff')

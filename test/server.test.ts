@@ -1,38 +1,41 @@
 // The real entry point in a child process: boot-time validation and graceful shutdown on SIGTERM.
 import { writeFile } from 'node:fs/promises'
-import t from 'tap'
-import { brokerEnvironment } from '../src/emulator/broker-environment.js'
+import t, { type Test } from 'tap'
+import { startBrokerProcess, type BrokerProcessOptions } from '../scripts/broker-process.js'
 import { startEmulator } from '../src/emulator/emulator.js'
 import { TEST_ENV } from './helper.js'
-import { listeningUrl, startServerProcess } from './support/server-process.js'
 import { callerToken } from './support/tokens.js'
 import { until } from './support/until.js'
 
-function startServer (env: Record<string, string | undefined>) {
-  return startServerProcess(['--import', 'tsx', 'src/server.ts'], env)
+/** The broker from its sources on a free port, with the test variables under `env`; killed at teardown. */
+async function startServer (t: Test, env: Record<string, string | undefined>, options: BrokerProcessOptions = {}) {
+  const server = await startBrokerProcess({ ...options, env: { ...TEST_ENV, ...env } })
+  t.teardown(() => server.stop('SIGKILL'))
+  return server
 }
 
 t.test('a missing or invalid variable stops the broker, naming the variable', async (t) => {
-  const missing = startServer({ ...TEST_ENV, AVI_ACCOUNT_NAME: undefined })
+  const missing = await startServer(t, { AVI_ACCOUNT_NAME: undefined })
   t.same((await missing.exited)[0], 1)
   t.match(missing.output().stderr, /AVI_ACCOUNT_NAME: required but not set/)
 
-  const invalid = startServer({ ...TEST_ENV, PORT: 'eighty' })
+  const invalid = await startServer(t, { PORT: 'eighty' })
   t.same((await invalid.exited)[0], 1)
   t.match(invalid.output().stderr, /PORT: must be integer/)
 })
 
 t.test('an invalid policy file stops the broker, naming the file and the entry', async (t) => {
   const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: { bff: { allow: [{ scope: 'galaxy' }] } } }) })
-  const server = startServer({ ...TEST_ENV, POLICY_FILE: `${dir}/policy.json` })
+  const server = await startServer(t, { POLICY_FILE: `${dir}/policy.json` })
   t.same((await server.exited)[0], 1)
   t.match(server.output().stderr, /policy\.json.*\n.*\/callers\/bff\/allow\/0\/scope/)
 })
 
 t.test('it starts, reports ready, and exits 0 on SIGTERM', async (t) => {
   const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: {} }) })
-  const server = startServer({ ...TEST_ENV, POLICY_FILE: `${dir}/policy.json`, PORT: '0', HOST: '127.0.0.1' })
-  const url = await listeningUrl(server)
+  const server = await startServer(t, { POLICY_FILE: `${dir}/policy.json` })
+  await server.ready()
+  const url = server.url
   t.equal((await fetch(`${url}/readyz`)).status, 200)
   server.child.kill('SIGTERM')
   t.same(await server.exited, [0, null])
@@ -46,17 +49,14 @@ t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed 
     rateLimit: { max: 100_000, timeWindow: 60_000 },
     callers: { 'portal-bff': { allow: [{ scope: 'video' }] } }
   }
-  const dir = t.testdir({ 'policy.json': JSON.stringify(policy), 'ca.pem': emulator.caCertPem })
-  const server = startServer({
-    ...TEST_ENV,
-    POLICY_FILE: `${dir}/policy.json`,
-    ...brokerEnvironment(emulator, { caFile: `${dir}/ca.pem` }),
-    PORT: '0',
-    HOST: '127.0.0.1',
-    SHUTDOWN_DELAY_MS: '1500',
-    SHUTDOWN_TIMEOUT_MS: '6000'
-  })
-  const url = await listeningUrl(server)
+  const dir = t.testdir({ 'policy.json': JSON.stringify(policy) })
+  const server = await startServer(
+    t,
+    { POLICY_FILE: `${dir}/policy.json`, SHUTDOWN_DELAY_MS: '1500', SHUTDOWN_TIMEOUT_MS: '6000' },
+    { emulator }
+  )
+  await server.ready()
+  const url = server.url
   const token = await callerToken('portal-bff')
   const results: Array<{ status: number; connection: string | null } | Error> = []
   const request = (id: string) =>
@@ -97,14 +97,9 @@ t.test('SIGTERM under load: readiness 503 at once, Connection: close, no failed 
 
 t.test('SIGHUP reloads the policy; an invalid policy is rejected and the old one kept', async (t) => {
   const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: {} }) })
-  const server = startServer({
-    ...TEST_ENV,
-    POLICY_FILE: `${dir}/policy.json`,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ARM_TIMEOUT_MS: '500'
-  })
-  const url = await listeningUrl(server)
+  const server = await startServer(t, { POLICY_FILE: `${dir}/policy.json`, ARM_TIMEOUT_MS: '500' })
+  await server.ready()
+  const url = server.url
   const token = await callerToken('new-bff')
   const status = async () =>
     (await fetch(`${url}/tokens/video/abc`, { headers: { authorization: `Bearer ${token}` } })).status

@@ -1,10 +1,8 @@
 // Three broker processes sharing one Redis and one emulator, as replicas behind a Service would.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { brokerEnvironment } from '../../src/emulator/broker-environment.js'
+import { startBrokerProcess } from '../../scripts/broker-process.js'
 import { startEmulator } from '../../src/emulator/emulator.js'
 import { TEST_ENV } from '../helper.js'
 import { missingRedis, startRedis } from '../support/redis-server.js'
@@ -17,7 +15,6 @@ async function main (): Promise<void> {
   t.teardown(() => emulator.close())
   const redisServer = await startRedis(t)
   const dir = t.testdir({
-    'ca.pem': emulator.caCertPem,
     'policy.json': JSON.stringify({
       rateLimit: { max: 100_000, timeWindow: '1 minute' },
       callers: {
@@ -29,34 +26,16 @@ async function main (): Promise<void> {
   const ENV = {
     ...TEST_ENV,
     POLICY_FILE: `${dir}/policy.json`,
-    ...brokerEnvironment(emulator, { caFile: `${dir}/ca.pem` }),
     REDIS_URL: redisServer.url,
     CACHE_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}`,
-    LOG_LEVEL: 'info',
-    PORT: '0',
-    HOST: '127.0.0.1'
+    LOG_LEVEL: 'info'
   }
 
   async function startReplica (): Promise<string> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...ENV },
-      stdio: ['ignore', 'pipe', 'inherit']
-    })
-    t.teardown(async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM')
-        await once(child, 'exit')
-      }
-    })
-    let out = ''
-    return new Promise((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString()
-        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
-        if (match?.[1]) resolve(match[1])
-      })
-      child.once('exit', (code) => reject(new Error(`replica exited ${code}`)))
-    })
+    const replica = await startBrokerProcess({ env: ENV, emulator, stdout: 'ignore', stderr: 'inherit' })
+    t.teardown(() => replica.stop())
+    await replica.ready()
+    return replica.url
   }
 
   const replicas = await Promise.all([startReplica(), startReplica(), startReplica()])

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import type { Test } from 'tap'
+import { freePort } from '../../scripts/broker-process.js'
 
 export interface RedisServer {
   url: string
@@ -47,13 +47,4 @@ export async function startRedis (t: Test): Promise<RedisServer> {
   await start()
   t.teardown(kill)
   return { url: `redis://127.0.0.1:${port}`, port, kill, restart: start }
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }

@@ -1,6 +1,6 @@
-// A child process of bench/run.ts (run with --expose-gc): fills the broker's token cache
+// A child process of bench/parts/memory.ts (run with --expose-gc): fills the broker's token cache
 // (createTokenCache, as app.ts configures it) with `count` realistic tokens and prints the memory it takes.
-//   node --expose-gc --import tsx bench/memory.ts <count> <maxEntries>
+//   node --expose-gc --import tsx bench/memory-fill.ts <count> <maxEntries>
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createAuditor } from '../src/audit.js'
 import { AUDIT_HMAC_KEY } from './common.js'
@@ -104,22 +104,35 @@ for (let start = 0; start < count; start += BATCH) {
   }
   await Promise.all(batch)
 }
+/** What this process prints, as one line of JSON. */
+export interface MemoryFill {
+  inserted: number
+  maxEntries: number
+  held: number
+  meanTokenBytes: number
+  rssBytes: number
+  heapUsedBytes: number
+  rssDeltaBytes: number
+  heapDeltaBytes: number
+  heapPerTokenBytes: number
+  overheadPerTokenBytes: number
+}
+
 const after = snapshot()
 const held = cache.size
 const meanTokenBytes = tokenChars / count
 const heapDelta = after.heapUsed - before.heapUsed
-process.stdout.write(
-  JSON.stringify({
-    inserted: count,
-    maxEntries,
-    held,
-    meanTokenBytes,
-    rssBytes: after.rss,
-    heapUsedBytes: after.heapUsed,
-    rssDeltaBytes: after.rss - before.rss,
-    heapDeltaBytes: heapDelta,
-    heapPerTokenBytes: heapDelta / held,
-    // Everything on the heap per cached token beyond the token's own characters (1 byte each, one-byte string).
-    overheadPerTokenBytes: heapDelta / held - meanTokenBytes
-  }) + '\n'
-)
+const fill: MemoryFill = {
+  inserted: count,
+  maxEntries,
+  held,
+  meanTokenBytes,
+  rssBytes: after.rss,
+  heapUsedBytes: after.heapUsed,
+  rssDeltaBytes: after.rss - before.rss,
+  heapDeltaBytes: heapDelta,
+  heapPerTokenBytes: heapDelta / held,
+  // Everything on the heap per cached token beyond the token's own characters (1 byte each, one-byte string).
+  overheadPerTokenBytes: heapDelta / held - meanTokenBytes
+}
+process.stdout.write(JSON.stringify(fill) + '\n')
