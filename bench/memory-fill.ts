@@ -68,7 +68,7 @@ function snapshot () {
 }
 
 // The broker's own fingerprint function: each cached token keeps its fingerprint, which counts as overhead.
-const auditor = createAuditor({ stream: { write () {} }, hmacKey: AUDIT_HMAC_KEY })
+const auditor = createAuditor({ stream: { write () {} }, hmacKey: () => AUDIT_HMAC_KEY })
 let tokenChars = 0
 // Measured before the cache exists: the LRU's preallocated slots count as overhead.
 const before = snapshot()

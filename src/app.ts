@@ -19,6 +19,7 @@ import callerRoutes from './routes/caller-routes.js'
 import type { Redis } from 'ioredis'
 import { createMetrics } from './metrics.js'
 import { createPolicyStore, type ReloadResult } from './policy-store.js'
+import { openSecrets } from './secrets.js'
 import { createTokenPath } from './token-path.js'
 import metricsRoutes from './routes/metrics.js'
 import type { Registry } from 'prom-client'
@@ -94,9 +95,16 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // Registered before the routes, so the document sees them.
   // Loaded only when used: Swagger UI is the slowest import at start-up.
   if (config.docsEnabled) await app.register((await import('./plugins/docs.js')).default, { version: PACKAGE_VERSION })
-  await app.register(authenticate, { auth: config.auth })
-
   const metrics = createMetrics()
+  const secrets = openSecrets(config, {
+    logger,
+    onReload: (variable, result) => metrics.secretReloads.inc({ variable, result })
+  })
+  app.addHook('onClose', async () => secrets.close())
+  const auth =
+    config.auth.mode === 'hs256' ? { ...config.auth, secret: secrets.jwtSecret as () => string } : config.auth
+  await app.register(authenticate, { auth })
+
   const policyStore = createPolicyStore({
     file: config.policyFile,
     initial: policy,
@@ -107,7 +115,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('reloadPolicy', (reason: string) => policyStore.reload(reason))
   app.addHook('onClose', async () => policyStore.close())
 
-  const auditor = createAuditor({ stream: options.logStream, hmacKey: config.auditHmacKey, file: config.auditLogFile })
+  const auditor = createAuditor({ stream: options.logStream, hmacKey: secrets.auditHmacKey, file: config.auditLogFile })
   app.addHook('onClose', async () => auditor.close())
   const { tokens, armGate } = createTokenPath({
     config,
@@ -116,6 +124,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     metrics,
     logger,
     fingerprint: auditor.fingerprint,
+    keyring: secrets.keyring,
     redis: options.redis,
     armHttpClient: options.armHttpClient,
     armTls: options.armTls

@@ -1,8 +1,8 @@
-import { createHmac } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { openSync } from 'node:fs'
 import { pino, type DestinationStream } from 'pino'
 import { createLogSink } from './log-sink.js'
-import type { CacheOutcome } from './token-cache.js'
+import type { CacheOutcome, CachedToken } from './token-cache.js'
 
 export type Decision = 'allow' | 'deny' | 'error'
 
@@ -22,6 +22,8 @@ export interface AuditRecord {
   reason: string | null
   cache: CacheOutcome | null
   tokenFingerprint: string | null
+  /** Which HMAC key made tokenFingerprint: first 8 hex characters of SHA-256(key), never the key. */
+  fingerprintKeyId: string | null
   tokenExpiresOn: string | null
   armRequestId: string | null
   durationMs: number
@@ -29,9 +31,19 @@ export interface AuditRecord {
   userAgent: string | null
 }
 
+export interface Fingerprint {
+  value: string
+  keyId: string
+}
+
 export interface Auditor {
   /** First 16 hex characters of HMAC-SHA256(token): lets operators match a token without storing it. */
-  fingerprint(accessToken: string): string
+  fingerprint(accessToken: string): Fingerprint
+  /**
+   * The fingerprint kept with a cached token, worked out again (and kept) when the HMAC key has
+   * changed since, so every record carries a fingerprint under the key in force.
+   */
+  fingerprintOf(token: CachedToken): Fingerprint
   /**
    * Writes the record; settles once it is written, and rejects when it could not be, so the caller
    * can fail closed.
@@ -50,6 +62,11 @@ export function decisionFor (status: number): Decision {
   return 'error'
 }
 
+/** The fingerprintKeyId of an HMAC key: first 8 hex characters of its SHA-256, which do not reveal it. */
+export function hmacKeyId (key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 8)
+}
+
 /**
  * Audit records go to the main log (and to AUDIT_LOG_FILE when set) through loggers of their own:
  * at info whatever LOG_LEVEL says, and without the main logger's redaction, since a record is typed
@@ -57,17 +74,38 @@ export function decisionFor (status: number): Decision {
  */
 export function createAuditor (options: {
   stream: AuditDestination
-  hmacKey: string
+  /** The key in force; it changes when AUDIT_HMAC_KEY_FILE does. */
+  hmacKey: () => string
   file?: string | undefined
 }): Auditor {
-  const { stream } = options
+  const { stream, hmacKey } = options
+  let lastKey: string | undefined
+  let lastKeyId = ''
+  const keyIdOf = (key: string) => {
+    if (key !== lastKey) {
+      lastKey = key
+      lastKeyId = hmacKeyId(key)
+    }
+    return lastKeyId
+  }
   const mainLog = pino({ level: 'info' }, stream).child({ audit: true })
   const fileSink = options.file === undefined ? undefined : createLogSink(openSync(options.file, 'a'))
   const fileLog = fileSink && pino({ base: { audit: true } }, fileSink)
+  function fingerprint (accessToken: string): Fingerprint {
+    const key = hmacKey()
+    // From the first 8 bytes, so the string is flat: slice() of the full hex would keep all 64 characters alive.
+    const value = createHmac('sha256', key).update(accessToken).digest().toString('hex', 0, 8)
+    return { value, keyId: keyIdOf(key) }
+  }
   return {
-    fingerprint (accessToken) {
-      // From the first 8 bytes, so the string is flat: slice() of the full hex would keep all 64 characters alive.
-      return createHmac('sha256', options.hmacKey).update(accessToken).digest().toString('hex', 0, 8)
+    fingerprint,
+    fingerprintOf (token) {
+      if (token.fingerprintKeyId !== keyIdOf(hmacKey())) {
+        const { value, keyId } = fingerprint(token.accessToken)
+        token.fingerprint = value
+        token.fingerprintKeyId = keyId
+      }
+      return { value: token.fingerprint, keyId: token.fingerprintKeyId }
     },
     write (record) {
       fileLog?.info(record, 'token request')

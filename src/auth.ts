@@ -10,11 +10,14 @@ interface DecodedToken {
   header: JWSHeaderParameters
 }
 
-/** The @fastify/jwt options for the configured mode: pinned algorithm, issuer, audience, required exp. */
-export function jwtOptions (auth: AuthConfig): FastifyJWTOptions {
+/**
+ * The @fastify/jwt options for the configured mode: pinned algorithm, issuer, audience, required exp.
+ * The HS256 secret is read per verification, so a new AUTH_JWT_SECRET_FILE takes effect at once.
+ */
+export function jwtOptions (auth: AuthConfig<() => string>): FastifyJWTOptions {
   const algorithm = auth.mode === 'jwks' ? 'RS256' : 'HS256'
   return {
-    secret: auth.mode === 'jwks' ? jwksKeyResolver(auth) : auth.secret,
+    secret: auth.mode === 'jwks' ? jwksKeyResolver(auth) : async () => auth.secret(),
     decode: { complete: true },
     verify: {
       algorithms: [algorithm],

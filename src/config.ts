@@ -2,12 +2,13 @@ import { Value } from 'typebox/value'
 import { ConfigError } from './config/config-error.js'
 import { checkCombinations } from './config/cross-checks.js'
 import { EnvSchema, SECRET_VARIABLES, type Env } from './config/env-schema.js'
+import { secretProblems } from './config/secrets.js'
 import { toConfig } from './config/to-config.js'
 import type { Config } from './config/types.js'
 
 export { ConfigError } from './config/config-error.js'
 export { EnvSchema } from './config/env-schema.js'
-export type { AuthConfig, Config, IdentityConfig, RedisConfig } from './config/types.js'
+export type { AuthConfig, Config, IdentityConfig, RedisConfig, SecretSource } from './config/types.js'
 
 /** Validates the environment once and returns a frozen config; throws a ConfigError naming the variable. */
 export function loadConfig (source: Record<string, string | undefined>): Readonly<Config> {
@@ -17,9 +18,11 @@ export function loadConfig (source: Record<string, string | undefined>): Readonl
     if (value !== undefined && value !== '') raw[key] = value
   }
   const env = Value.Default(EnvSchema, toIntegers(raw))
-  const errors = Value.Errors(EnvSchema, env)
-  if (errors.length > 0) {
-    const lines = new Set(errors.map((e) => '  ' + describe(e, raw)))
+  const lines = new Set([
+    ...Value.Errors(EnvSchema, env).map((e) => '  ' + describe(e, raw)),
+    ...secretProblems(raw).map((problem) => '  ' + problem)
+  ])
+  if (lines.size > 0) {
     throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
   }
   checkCombinations(env as Env)

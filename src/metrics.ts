@@ -60,6 +60,12 @@ export function createMetrics () {
       help: '1 while Redis is failing and the broker serves from memory and ARM only',
       registers
     }),
+    secretReloads: new Counter({
+      name: 'vi_broker_secret_reloads_total',
+      help: 'Re-reads of a _FILE secret by variable and result: applied, unchanged or rejected (old secret kept)',
+      labelNames: ['variable', 'result'] as const,
+      registers
+    }),
     policyReloads: new Counter({
       name: 'vi_broker_policy_reloads_total',
       help: 'Policy reloads by result: applied, unchanged or rejected',

@@ -1,7 +1,6 @@
-import { watch, type FSWatcher } from 'node:fs'
-import { basename, dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { policyFromText, readPolicyFile, type Policy } from './policy.js'
+import { watchFile } from './watch-file.js'
 
 export type ReloadResult = 'applied' | 'unchanged' | 'rejected'
 
@@ -14,8 +13,6 @@ export interface PolicyStore {
   close(): void
 }
 
-const DEBOUNCE_MS = 100
-
 export function createPolicyStore (options: {
   file: string
   initial: Policy
@@ -25,8 +22,7 @@ export function createPolicyStore (options: {
   const { file, logger } = options
   let policy = options.initial
   let lastText: string | undefined
-  let watcher: FSWatcher | undefined
-  let timer: NodeJS.Timeout | undefined
+  let unwatch: (() => void) | undefined
   let reloading = Promise.resolve<ReloadResult>('unchanged')
 
   async function reloadNow (reason: string): Promise<ReloadResult> {
@@ -60,16 +56,10 @@ export function createPolicyStore (options: {
       return reloading
     },
     watch () {
-      // Watch the directory, not the file: ConfigMaps swap a ..data symlink, and editors replace files.
-      watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
-        if (name !== null && name !== basename(file) && !name.startsWith('..')) return
-        clearTimeout(timer)
-        timer = setTimeout(() => void this.reload('file changed'), DEBOUNCE_MS)
-      })
+      unwatch = watchFile(file, () => void this.reload('file changed'))
     },
     close () {
-      clearTimeout(timer)
-      watcher?.close()
+      unwatch?.()
     }
   }
 }

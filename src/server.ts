@@ -19,11 +19,7 @@ async function main (): Promise<void> {
     config = loadConfig(process.env)
     policy = await loadPolicyFile(config.policyFile)
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof PolicyError) {
-      process.stderr.write(`vi-token-broker cannot start. ${error.message}\n`)
-      process.exit(1)
-    }
-    throw error
+    refuseToStart(error)
   }
 
   const logStream = createLogSink(1)
@@ -37,6 +33,7 @@ async function main (): Promise<void> {
       pino(loggerOptions(config.logLevel), logStream).child({ component: 'redis' })
     )
     : undefined
+  // A secret _FILE that cannot be read or parsed is a configuration error too.
   const app = await buildApp({
     config,
     policy,
@@ -44,7 +41,7 @@ async function main (): Promise<void> {
     logStream,
     watchPolicy: true,
     ...(redis ? { redis } : {})
-  })
+  }).catch(refuseToStart)
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())))
   // Past SHUTDOWN_TIMEOUT_MS, close-with-grace exits 1 whatever is still running.
   // SIGHUP is not a shutdown here: it reloads the policy.
@@ -67,6 +64,14 @@ async function main (): Promise<void> {
   await app.listen({ port: config.port, host: config.host })
   if (metricsServer) await metricsServer.listen({ port: config.metricsPort as number, host: config.host })
   app.log.info({ callers: policy.callerCount, account: config.account.name }, 'vi-token-broker ready')
+}
+
+function refuseToStart (error: unknown): never {
+  if (error instanceof ConfigError || error instanceof PolicyError) {
+    process.stderr.write(`vi-token-broker cannot start. ${error.message}\n`)
+    process.exit(1)
+  }
+  throw error
 }
 
 await main()

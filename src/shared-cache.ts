@@ -19,7 +19,8 @@ export interface SharedCacheOptions {
   /** The tier behind this one: ARM. */
   source: TokenSource
   redis: Redis
-  keyring: Keyring
+  /** The ring in force; it changes when CACHE_ENCRYPTION_KEY_FILE does. */
+  keyring: () => Keyring
   clock: Clock
   logger: Logger
   metrics: Pick<Metrics, 'sharedCache' | 'redisCircuit'>
@@ -69,7 +70,7 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource {
     const sealed = await breaker.run(() => redis.get(redisKey('token', key)), null)
     if (sealed === null) return undefined
     try {
-      const token = JSON.parse(open(keyring, sealed, key)) as MintedToken
+      const token = JSON.parse(open(keyring(), sealed, key)) as MintedToken
       // A token due for refresh is left for this replica to replace, so refresh-ahead still works.
       return freshFor(token) > options.refreshAheadSeconds * 1000 ? token : undefined
     } catch (error) {
@@ -91,7 +92,7 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource {
     const ttl = Math.floor(freshFor(token))
     if (ttl <= 0) return
     await breaker.run(
-      () => redis.set(redisKey('token', key), seal(keyring, JSON.stringify(token), key), 'PX', ttl),
+      () => redis.set(redisKey('token', key), seal(keyring(), JSON.stringify(token), key), 'PX', ttl),
       null
     )
   }

@@ -14,8 +14,9 @@ export interface CachedToken {
   /** The token's exp, in epoch ms. */
   expiresAt: number
   armRequestId: string | undefined
-  /** The audit fingerprint, worked out once per token rather than on every hit. */
+  /** The audit fingerprint, worked out once per token (and per HMAC key) rather than on every hit. */
   fingerprint: string
+  fingerprintKeyId: string
 }
 
 export interface CacheResult {
@@ -38,7 +39,7 @@ export interface TokenCacheOptions {
   clock: Clock
   onRefreshError(key: string, error: unknown): void
   /** The audit's fingerprint of a token (see Auditor.fingerprint). */
-  fingerprint(accessToken: string): string
+  fingerprint(accessToken: string): { value: string; keyId: string }
   /** Jitter source for the refresh backoff; injectable for tests. */
   random?: () => number
 }
@@ -81,11 +82,13 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
     const pending = source
       .get(request)
       .then((minted: MintedToken) => {
+        const { value, keyId } = fingerprint(minted.accessToken)
         const token: CachedToken = {
           accessToken: minted.accessToken,
           expiresAt: minted.expiresAt ?? issuedAt + ASSUMED_LIFETIME_MS,
           armRequestId: minted.armRequestId,
-          fingerprint: fingerprint(minted.accessToken)
+          fingerprint: value,
+          fingerprintKeyId: keyId
         }
         if (token.expiresAt - minRemainingMs <= clock.now()) {
           throw brokerError('ARM_ERROR', {

@@ -9,6 +9,7 @@ import type { Config } from './config.js'
 import type { Metrics } from './metrics.js'
 import { createSharedCache } from './shared-cache.js'
 import { createTokenCache, type TokenCache } from './token-cache.js'
+import type { Keyring } from './token-sealer.js'
 
 export interface TokenPathOptions {
   config: Readonly<Config>
@@ -17,7 +18,9 @@ export interface TokenPathOptions {
   metrics: Metrics
   logger: Logger
   /** The audit's fingerprint of a token, kept with each cached token. */
-  fingerprint(accessToken: string): string
+  fingerprint(accessToken: string): { value: string; keyId: string }
+  /** The shared tier's key ring in force (it follows CACHE_ENCRYPTION_KEY_FILE); set with config.redis. */
+  keyring?: (() => Keyring) | undefined
   redis?: Redis | undefined
   armHttpClient?: HttpClient | undefined
   armTls?: TlsSettings | undefined
@@ -41,11 +44,11 @@ export function createTokenPath (options: TokenPathOptions): { tokens: TokenCach
     ...(options.armTls ? { tls: options.armTls } : {})
   })
   const shared =
-    redis && config.redis
+    redis && options.keyring
       ? createSharedCache({
         source: arm,
         redis,
-        keyring: config.redis.keyring,
+        keyring: options.keyring,
         clock,
         logger: logger.child({ component: 'shared-cache' }),
         metrics,

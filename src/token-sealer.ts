@@ -27,6 +27,19 @@ export function parseKeyring (value: string): Keyring {
   return { currentKid: [...keys.keys()][0] as string, keys }
 }
 
+/** Keys kept to open values sealed before a rotation, beside the keys of the current ring. */
+const MAX_KEYS = 4
+
+/**
+ * The ring after a rotation (a new CACHE_ENCRYPTION_KEY_FILE): the new ring's keys, then keys of the
+ * previous ring that it no longer lists, so values sealed before the swap still open (up to MAX_KEYS in all).
+ */
+export function rotateKeyring (next: Keyring, previous: Keyring | undefined): Keyring {
+  const keys = new Map(next.keys)
+  for (const [kid, key] of previous?.keys ?? []) if (keys.size < MAX_KEYS && !keys.has(kid)) keys.set(kid, key)
+  return { currentKid: next.currentKid, keys }
+}
+
 /**
  * Seals a value for storage outside the process. The associated data (the cache key the value is
  * stored for) is authenticated, so a value copied under another key fails to open.

@@ -18,12 +18,13 @@ const COMMON = {
   callerClaims: ['azp', 'appid', 'sub'],
   clockSkewSeconds: 60
 }
-const HS256: AuthConfig = { mode: 'hs256', secret: TEST_SECRET, ...COMMON }
+type Auth = AuthConfig<() => string>
+const HS256: Auth = { mode: 'hs256', secret: () => TEST_SECRET, ...COMMON }
 
 const jwksAuth = (
   jwksUri: string,
   overrides: Partial<{ jwksTimeoutMs: number; jwksCooldownMs: number }> = {}
-): AuthConfig => ({
+): Auth => ({
   mode: 'jwks',
   jwksUri,
   jwksTimeoutMs: 2_000,
@@ -32,7 +33,7 @@ const jwksAuth = (
   ...overrides
 })
 
-const resolverFor = (auth: AuthConfig) => jwtOptions(auth).secret as unknown as KeyResolver
+const resolverFor = (auth: Auth) => jwtOptions(auth).secret as unknown as KeyResolver
 const REQUEST = {} as FastifyRequest
 const header = (kid: string | undefined, alg = 'RS256') =>
   ({ header: { alg, kid }, payload: {} }) as unknown as TokenOrHeader
@@ -177,8 +178,12 @@ t.test('toAuthError', async (t) => {
 
 t.test('jwtOptions', async (t) => {
   t.test('HS256 mode', async (t) => {
-    const options = jwtOptions(HS256)
-    t.equal(options.secret, TEST_SECRET)
+    let secret = TEST_SECRET
+    const options = jwtOptions({ ...HS256, secret: () => secret })
+    const resolve = options.secret as unknown as KeyResolver
+    t.equal(await resolve(REQUEST, header(undefined, 'HS256')), TEST_SECRET)
+    secret = 'a-rotated-hs256-secret-of-at-least-32-characters'
+    t.equal(await resolve(REQUEST, header(undefined, 'HS256')), secret, 'read per verification: a rotation applies')
     t.same(options.decode, { complete: true })
     t.same(options.verify, {
       algorithms: ['HS256'],
@@ -331,7 +336,7 @@ t.test('the JWKS key resolver', async (t) => {
  * Verifies the request's bearer token the way the app does: @fastify/jwt with jwtOptions,
  * errors through toAuthError.
  */
-async function verifyingApp (t: Test, auth: AuthConfig) {
+async function verifyingApp (t: Test, auth: Auth) {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(fastifyJwt, jwtOptions(auth))

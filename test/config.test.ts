@@ -61,7 +61,7 @@ t.test('defaults', async (t) => {
     },
     auth: {
       mode: 'hs256',
-      secret: SECRET,
+      secret: { value: SECRET },
       issuer: MINIMAL.AUTH_ISSUER,
       audience: MINIMAL.AUTH_AUDIENCE,
       callerClaims: ['azp', 'appid', 'sub'],
@@ -70,7 +70,7 @@ t.test('defaults', async (t) => {
     identity: { kind: 'managed' },
     policyFile: MINIMAL.POLICY_FILE,
     cache: { maxEntries: 10_000, minRemainingSeconds: 300, refreshAheadSeconds: 900 },
-    auditHmacKey: HMAC_KEY,
+    auditHmacKey: { value: HMAC_KEY },
     auditLogFile: undefined,
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
     docsEnabled: true,
@@ -441,7 +441,7 @@ t.test('the Redis tier: URL, encryption key ring and Entra authentication are ch
   const key = Buffer.alloc(32, 7).toString('base64')
   const redis = load({ REDIS_URL: 'rediss://cache.example:6380', CACHE_ENCRYPTION_KEY: `2026-11:${key}` }).redis
   t.match(redis, { url: 'rediss://cache.example:6380', commandTimeoutMs: 500, entra: undefined })
-  t.equal(redis?.keyring.currentKid, '2026-11')
+  t.equal((redis?.keyring as { value: { currentKid: string } }).value.currentKid, '2026-11')
   t.throws(() => load({ REDIS_URL: 'redis://r:6379' }), { message: /CACHE_ENCRYPTION_KEY: required with REDIS_URL/ })
   t.throws(() => load({ REDIS_URL: 'redis://r:6379', CACHE_ENCRYPTION_KEY: 'k1:short' }), {
     message: /CACHE_ENCRYPTION_KEY: key "k1" must be 32 bytes/
@@ -459,4 +459,41 @@ t.test('the Redis tier: URL, encryption key ring and Entra authentication are ch
     { username: 'oid' }
   )
   t.throws(() => load({ REDIS_URL: 'http://r' }), { message: /REDIS_URL: .*\(got \(value hidden\)\)/ })
+})
+
+t.test('secrets from files: each _FILE twin replaces its variable, and both together are an error', async (t) => {
+  const key = Buffer.alloc(32, 7).toString('base64')
+  const fromFiles = load({
+    AUDIT_HMAC_KEY: undefined,
+    AUDIT_HMAC_KEY_FILE: '/mnt/secrets/audit-hmac-key',
+    AUTH_JWT_SECRET: undefined,
+    AUTH_JWT_SECRET_FILE: '/mnt/secrets/jwt-secret',
+    REDIS_URL: 'redis://r:6379',
+    CACHE_ENCRYPTION_KEY_FILE: '/mnt/secrets/cache-key'
+  })
+  t.same(fromFiles.auditHmacKey, { variable: 'AUDIT_HMAC_KEY_FILE', file: '/mnt/secrets/audit-hmac-key' })
+  t.match(fromFiles.auth, {
+    mode: 'hs256',
+    secret: { variable: 'AUTH_JWT_SECRET_FILE', file: '/mnt/secrets/jwt-secret' }
+  })
+  t.same(fromFiles.redis?.keyring, { variable: 'CACHE_ENCRYPTION_KEY_FILE', file: '/mnt/secrets/cache-key' })
+
+  for (const [name, value] of [
+    ['AUDIT_HMAC_KEY', HMAC_KEY],
+    ['AUTH_JWT_SECRET', SECRET],
+    ['CACHE_ENCRYPTION_KEY', `k1:${key}`]
+  ] as const) {
+    const message = failure(t, { [name]: value, [`${name}_FILE`]: '/mnt/secrets/x', REDIS_URL: 'redis://r:6379' })
+    t.match(message, `${name}, ${name}_FILE: set one or the other, not both`, `${name} and ${name}_FILE`)
+    t.notMatch(message, value, 'without the value')
+  }
+  t.match(failure(t, { AUDIT_HMAC_KEY: undefined }), 'AUDIT_HMAC_KEY: required but not set (or AUDIT_HMAC_KEY_FILE)')
+  t.match(
+    failure(t, { AUTH_JWT_SECRET: undefined, AUTH_JWT_SECRET_FILE: '/s', AUTH_JWKS_URI: 'https://login.example/k' }),
+    'AUTH_JWKS_URI, AUTH_JWT_SECRET: set exactly one'
+  )
+  t.match(
+    failure(t, { REDIS_URL: 'redis://r:6379' }),
+    /CACHE_ENCRYPTION_KEY: required with REDIS_URL, or CACHE_ENCRYPTION_KEY_FILE/
+  )
 })

@@ -47,7 +47,7 @@ async function main (): Promise<void> {
         }
       },
       redis,
-      keyring,
+      keyring: () => keyring,
       clock: systemClock,
       logger: pino(logs),
       metrics,

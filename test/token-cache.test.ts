@@ -28,7 +28,7 @@ function setup (overrides: Partial<TokenCacheOptions> = {}) {
     refreshAheadSeconds: REFRESH_AHEAD,
     clock,
     onRefreshError: (_key, error) => refreshErrors.push(error),
-    fingerprint: (accessToken) => `fp:${accessToken.length}`,
+    fingerprint: (accessToken) => ({ value: `fp:${accessToken.length}`, keyId: 'key-1' }),
     ...overrides
   })
   const cache = {
@@ -80,12 +80,13 @@ t.test('the fingerprint is worked out once per minted token and kept with it', a
   const { cache, mint } = setup({
     fingerprint: (accessToken) => {
       fingerprinted.push(accessToken)
-      return `fp-${fingerprinted.length}`
+      return { value: `fp-${fingerprinted.length}`, keyId: 'key-1' }
     }
   })
   const first = await cache.get('k', mint())
   const second = await cache.get('k', mint())
   t.equal(first.token.fingerprint, 'fp-1')
+  t.equal(first.token.fingerprintKeyId, 'key-1', 'with the id of the key that made it')
   t.equal(second.token.fingerprint, 'fp-1', 'a hit reuses it')
   t.same(fingerprinted, [first.token.accessToken])
   t.equal((await cache.get('other', mint())).token.fingerprint, 'fp-2', 'another token has its own')

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { open, parseKeyring, seal } from '../src/token-sealer.js'
+import { open, parseKeyring, rotateKeyring, seal } from '../src/token-sealer.js'
 
 const key = () => randomBytes(32).toString('base64')
 
@@ -42,4 +42,19 @@ t.test('bad key rings are refused with a reason', async (t) => {
   t.throws(() => parseKeyring('nokid'), { message: /kid:base64key/ })
   t.throws(() => parseKeyring(`k1:${randomBytes(16).toString('base64')}`), { message: /must be 32 bytes/ })
   t.throws(() => parseKeyring(`k1:${key()},k1:${key()}`), { message: /appears twice/ })
+})
+
+t.test('rotateKeyring: a new ring seals with its own key and keeps the replaced keys to open old values', async (t) => {
+  const first = parseKeyring(`k1:${key()}`)
+  const sealed = seal(first, 'token', 'k')
+  const second = rotateKeyring(parseKeyring(`k2:${key()}`), first)
+  t.equal(second.currentKid, 'k2')
+  t.match(seal(second, 'token', 'k'), /^v1\.k2\./)
+  t.equal(open(second, sealed, 'k'), 'token', 'a value sealed before the rotation still opens')
+  const sameId = rotateKeyring(parseKeyring(`k2:${key()}`), second)
+  t.not(sameId.keys.get('k2'), second.keys.get('k2'), 'a key id listed again takes its new key')
+  let ring = second
+  for (const kid of ['k3', 'k4', 'k5', 'k6']) ring = rotateKeyring(parseKeyring(`${kid}:${key()}`), ring)
+  t.same([...ring.keys.keys()], ['k6', 'k5', 'k4', 'k3'], 'at most four keys, newest first')
+  t.same([...rotateKeyring(first, undefined).keys.keys()], ['k1'], 'the first ring is itself')
 })

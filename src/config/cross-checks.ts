@@ -2,16 +2,17 @@ import { isIPv4 } from 'node:net'
 import { parseKeyring, type Keyring } from '../token-sealer.js'
 import { invalidConfig } from './config-error.js'
 import type { Env } from './env-schema.js'
+import { hasSecret } from './secrets.js'
 
 /**
  * The rules that tie variables together, which a per-variable schema cannot say. Each throws a
  * ConfigError naming the variables at fault.
  */
 export function checkCombinations (env: Env): void {
-  if ((env.AUTH_JWKS_URI !== undefined) === (env.AUTH_JWT_SECRET !== undefined)) {
+  if ((env.AUTH_JWKS_URI !== undefined) === hasSecret(env, 'AUTH_JWT_SECRET')) {
     throw invalidConfig(
       'AUTH_JWKS_URI, AUTH_JWT_SECRET',
-      'set exactly one (RS256 via JWKS, or HS256 with a shared secret)'
+      'set exactly one (RS256 via JWKS, or HS256 with a shared secret in AUTH_JWT_SECRET or AUTH_JWT_SECRET_FILE)'
     )
   }
   if (env.AUTH_JWKS_URI !== undefined) assertHttpsOrLoopback('AUTH_JWKS_URI', env.AUTH_JWKS_URI)
@@ -27,8 +28,11 @@ export function checkCombinations (env: Env): void {
       'the delay must be shorter than the timeout, which also covers finishing in-flight requests'
     )
   }
-  if (env.REDIS_URL !== undefined && env.CACHE_ENCRYPTION_KEY === undefined) {
-    throw invalidConfig('CACHE_ENCRYPTION_KEY', 'required with REDIS_URL (tokens in Redis are encrypted)')
+  if (env.REDIS_URL !== undefined && !hasSecret(env, 'CACHE_ENCRYPTION_KEY')) {
+    throw invalidConfig(
+      'CACHE_ENCRYPTION_KEY',
+      'required with REDIS_URL, or CACHE_ENCRYPTION_KEY_FILE (tokens in Redis are encrypted)'
+    )
   }
   if (env.REDIS_URL !== undefined && env.REDIS_ENTRA_AUTH === 'true' && env.REDIS_USERNAME === undefined) {
     throw invalidConfig(

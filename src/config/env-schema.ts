@@ -1,6 +1,8 @@
 import { Type, type Static } from 'typebox'
+import { MIN_SECRET_LENGTH } from './secrets.js'
 
 const HttpsUrl = Type.String({ pattern: '^https://[^\\s]+$' })
+const FilePath = Type.Optional(Type.String({ minLength: 1 }))
 const Milliseconds = (defaultValue: number, minimum = 1) =>
   Type.Integer({ minimum, maximum: 600_000, default: defaultValue })
 
@@ -26,7 +28,8 @@ export const EnvSchema = Type.Object({
   ARM_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 16 }),
 
   AUTH_JWKS_URI: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
-  AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: MIN_SECRET_LENGTH })),
+  AUTH_JWT_SECRET_FILE: FilePath,
   AUTH_ISSUER: Type.String({ minLength: 1 }),
   AUTH_AUDIENCE: Type.String({ minLength: 1 }),
   AUTH_CALLER_CLAIMS: Type.String({ pattern: '^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$', default: 'azp,appid,sub' }),
@@ -40,11 +43,14 @@ export const EnvSchema = Type.Object({
   TOKEN_MIN_REMAINING_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 300 }),
   TOKEN_REFRESH_AHEAD_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 900 }),
 
-  AUDIT_HMAC_KEY: Type.String({ minLength: 32 }),
+  // Required, from the variable or the file (see secretProblems).
+  AUDIT_HMAC_KEY: Type.Optional(Type.String({ minLength: MIN_SECRET_LENGTH })),
+  AUDIT_HMAC_KEY_FILE: FilePath,
   AUDIT_LOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
 
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
   CACHE_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  CACHE_ENCRYPTION_KEY_FILE: FilePath,
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 500 }),
   REDIS_ENTRA_AUTH: Type.Enum(['true', 'false'], { default: 'false' }),
   REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),

@@ -1,5 +1,6 @@
 import { readKeyring } from './cross-checks.js'
 import type { Env } from './env-schema.js'
+import { parseTextSecret, secretSource } from './secrets.js'
 import type { AuthCommon, AuthConfig, Config, IdentityConfig, RedisConfig } from './types.js'
 
 /** Maps validated, cross-checked variables to the typed config; plain mapping, no rules. */
@@ -30,7 +31,7 @@ export function toConfig (env: Env): Config {
       minRemainingSeconds: env.TOKEN_MIN_REMAINING_SECONDS,
       refreshAheadSeconds: env.TOKEN_REFRESH_AHEAD_SECONDS
     },
-    auditHmacKey: env.AUDIT_HMAC_KEY,
+    auditHmacKey: secretSource(env, 'AUDIT_HMAC_KEY', parseTextSecret),
     auditLogFile: env.AUDIT_LOG_FILE,
     shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     docsEnabled: env.DOCS_ENABLED === 'true',
@@ -60,14 +61,14 @@ function toAuth (env: Env): AuthConfig {
       ...common
     }
   }
-  return { mode: 'hs256', secret: env.AUTH_JWT_SECRET as string, ...common }
+  return { mode: 'hs256', secret: secretSource(env, 'AUTH_JWT_SECRET', parseTextSecret), ...common }
 }
 
 function toRedis (env: Env): RedisConfig | undefined {
   if (env.REDIS_URL === undefined) return undefined
   return {
     url: env.REDIS_URL,
-    keyring: readKeyring(env.CACHE_ENCRYPTION_KEY as string),
+    keyring: secretSource(env, 'CACHE_ENCRYPTION_KEY', readKeyring),
     commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     entra: env.REDIS_ENTRA_AUTH === 'true' ? { username: env.REDIS_USERNAME as string } : undefined
   }

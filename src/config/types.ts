@@ -1,9 +1,13 @@
 import type { Keyring } from '../token-sealer.js'
 import type { Account } from '../token-source.js'
 
-export type AuthConfig =
+/** S: the HS256 secret's source in the config; the app hands auth a getter of the secret in force. */
+export type AuthConfig<S = SecretSource<string>> =
   | ({ mode: 'jwks'; jwksUri: string; jwksTimeoutMs: number; jwksCooldownMs: number } & AuthCommon)
-  | ({ mode: 'hs256'; secret: string } & AuthCommon)
+  | ({ mode: 'hs256'; secret: S } & AuthCommon)
+
+/** A secret from its variable (validated at load), or from the file its _FILE twin names (read by the app). */
+export type SecretSource<T> = { value: T } | { variable: string; file: string }
 
 export interface AuthCommon {
   issuer: string
@@ -34,7 +38,7 @@ export interface Config {
   identity: IdentityConfig
   policyFile: string
   cache: { maxEntries: number; minRemainingSeconds: number; refreshAheadSeconds: number }
-  auditHmacKey: string
+  auditHmacKey: SecretSource<string>
   auditLogFile: string | undefined
   shutdown: { delayMs: number; timeoutMs: number }
   docsEnabled: boolean
@@ -48,7 +52,7 @@ export interface Config {
 
 export interface RedisConfig {
   url: string
-  keyring: Keyring
+  keyring: SecretSource<Keyring>
   commandTimeoutMs: number
   /** Authenticate to Azure Cache for Redis with the broker's Entra identity; username is its object id. */
   entra: { username: string } | undefined

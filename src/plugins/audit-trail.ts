@@ -45,6 +45,7 @@ export default fp(
     function auditRecord (request: FastifyRequest, reply: FastifyReply): AuditRecord {
       const params = request.params as Record<string, string | undefined>
       const { issued, answeredError } = request
+      const fingerprint = issued && auditor.fingerprintOf(issued.token)
       return {
         reqId: request.id,
         action: request.method === 'DELETE' ? 'evict' : 'issue',
@@ -57,7 +58,8 @@ export default fp(
         code: answeredError?.code ?? null,
         reason: answeredError?.reason ?? null,
         cache: issued?.cache ?? null,
-        tokenFingerprint: issued?.token.fingerprint ?? null,
+        tokenFingerprint: fingerprint?.value ?? null,
+        fingerprintKeyId: fingerprint?.keyId ?? null,
         tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
         // ARM's id for the call behind this answer: the token's mint, or the refusal ARM answered.
         armRequestId: issued?.token.armRequestId ?? upstreamRequestId(answeredError?.upstream) ?? null,

@@ -16,7 +16,7 @@ const VERIFIED_MAX_AGE_MS = 600_000
  * the token's exp: a repeat skips decoding, hashing and @fastify/jwt's lookup, the largest cost of a cache hit.
  */
 export default fp(
-  async function authenticate (app: FastifyInstance, options: { auth: AuthConfig }) {
+  async function authenticate (app: FastifyInstance, options: { auth: AuthConfig<() => string> }) {
     const { auth } = options
     await app.register(fastifyJwt, jwtOptions(auth))
     const verified = new LRUCache<string, { caller: string; until: number }>({ max: VERIFIED_MAX_ENTRIES })
