@@ -13,7 +13,8 @@ await build({
   format: 'esm',
   target: 'node20.19',
   // Swagger UI serves its static files from its own package folder, so it stays a normal import.
-  external: ['@fastify/swagger-ui'],
+  // pino-pretty (LOG_FORMAT=pretty) is a development dependency: never part of the production bundle.
+  external: ['@fastify/swagger-ui', 'pino-pretty'],
   // CommonJS dependencies inside an ES module still call require() and read __dirname (ioredis does, on errors).
   banner: {
     js: [

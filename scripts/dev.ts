@@ -2,20 +2,29 @@
 import { randomBytes } from 'node:crypto'
 import { startEmulator } from '../src/emulator/emulator.js'
 import { startBrokerProcess } from './broker-process.js'
+import { type DevPort, describePorts, devPorts, portTakenMessage, takenPort } from './dev-ports.js'
 
 const SAMPLE_CALLERS = ['portal-bff', 'admin-bff', 'unlisted-bff']
+const ports = devPorts(process.env)
+const [brokerPort, emulatorPort, armPort] = ports as [DevPort, DevPort, DevPort]
 
-const emulator = await startEmulator({
-  armPort: Number(process.env.EMULATOR_ARM_PORT ?? 8443),
-  port: Number(process.env.EMULATOR_PORT ?? 8081)
-})
+// A port in use is a message naming the variable to change, not a stack trace.
+const taken = await takenPort(ports, '127.0.0.1')
+if (taken) {
+  process.stderr.write(portTakenMessage(taken))
+  process.exit(1)
+}
+process.stdout.write(`npm run dev listens on 127.0.0.1:\n${describePorts(ports)}\n`)
+const emulator = await startEmulator({ armPort: armPort.port, port: emulatorPort.port })
 const broker = await startBrokerProcess({
-  port: Number(process.env.PORT ?? 8080),
+  port: brokerPort.port,
   emulator,
   callers: true,
   inheritEnv: true,
   env: {
     HOST: process.env.HOST ?? '127.0.0.1',
+    // Readable lines here; production output stays JSON.
+    LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty',
     POLICY_FILE: process.env.POLICY_FILE ?? 'config/policy.sample.json',
     // No load balancer to drain in development: Ctrl-C stops at once.
     SHUTDOWN_DELAY_MS: process.env.SHUTDOWN_DELAY_MS ?? '0',

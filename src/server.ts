@@ -5,11 +5,13 @@ import Fastify from 'fastify'
 import { buildApp } from './app.js'
 import metricsRoutes from './routes/metrics.js'
 import { ConfigError, loadConfig } from './config.js'
+import { invalidConfig } from './config/config-error.js'
 import { createCredential } from './credential.js'
 import { loadPolicyFile, PolicyError } from './policy.js'
 import { createRedisClient } from './redis-client.js'
 import { createLogSink } from './log-sink.js'
 import { loggerOptions } from './logger.js'
+import { prettySink } from './pretty-log.js'
 
 // The only module that reads process.env.
 async function main (): Promise<void> {
@@ -22,7 +24,8 @@ async function main (): Promise<void> {
     refuseToStart(error)
   }
 
-  const logStream = createLogSink(1)
+  const sink = createLogSink(1)
+  const logStream = config.logFormat === 'pretty' ? await prettySink(sink).catch(refuseToStart) : sink
   process.on('exit', () => logStream.flushSync())
   const credential = createCredential(config.identity)
   // Its logger is configured like the app's (LOG_LEVEL, redaction); the app is built after Redis connects.
@@ -61,9 +64,21 @@ async function main (): Promise<void> {
     app.addHook('onClose', async () => metricsServer.close())
   }
   process.on('SIGHUP', () => void app.reloadPolicy('SIGHUP'))
-  await app.listen({ port: config.port, host: config.host })
-  if (metricsServer) await metricsServer.listen({ port: config.metricsPort as number, host: config.host })
+  await app.listen({ port: config.port, host: config.host }).catch((error) => refuseToStart(portError(error, 'PORT')))
+  if (metricsServer) {
+    await metricsServer
+      .listen({ port: config.metricsPort as number, host: config.host })
+      .catch((error) => refuseToStart(portError(error, 'METRICS_PORT')))
+  }
   app.log.info({ callers: policy.callerCount, account: config.account.name }, 'vi-token-broker ready')
+}
+
+// A port in use or not allowed is a configuration error: the message names the variable to change.
+function portError (error: unknown, variable: string): unknown {
+  const { code, port, address } = error as { code?: string; port?: number; address?: string }
+  if (code === 'EADDRINUSE') return invalidConfig(variable, `port ${port} on ${address} is in use; choose another`)
+  if (code === 'EACCES') return invalidConfig(variable, `port ${port} on ${address} is not allowed for this user`)
+  return error
 }
 
 function refuseToStart (error: unknown): never {

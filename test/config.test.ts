@@ -45,6 +45,7 @@ t.test('defaults', async (t) => {
     port: 8080,
     host: '0.0.0.0',
     logLevel: 'info',
+    logFormat: 'json',
     account: {
       alias: 'default',
       subscriptionId: MINIMAL.AVI_SUBSCRIPTION_ID,
@@ -86,6 +87,7 @@ t.test('every variable is read and converted', async (t) => {
     PORT: '9443',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'debug',
+    LOG_FORMAT: 'pretty',
     ARM_ENDPOINT: 'https://arm.example.test',
     ARM_API_VERSION: '2025-04-01-preview',
     ARM_TIMEOUT_MS: '2500',
@@ -103,6 +105,7 @@ t.test('every variable is read and converted', async (t) => {
   t.equal(config.port, 9443)
   t.equal(config.host, '127.0.0.1')
   t.equal(config.logLevel, 'debug')
+  t.equal(config.logFormat, 'pretty')
   t.same(config.arm, {
     endpoint: 'https://arm.example.test',
     apiVersion: '2025-04-01-preview',
@@ -199,6 +202,7 @@ t.test('every validation error names the variable and shows the bad value', asyn
     ['ARM_MAX_RETRIES', '6'],
     ['ARM_RETRY_AFTER_CAP_SECONDS', '61'],
     ['AUTH_JWKS_URI', 'ftp://keys.example/jwks'],
+    ['LOG_FORMAT', 'text'],
     ['AUTH_CALLER_CLAIMS', 'azp,,sub'],
     ['AUTH_CALLER_CLAIMS', 'azp, sub'],
     ['AUTH_CLOCK_SKEW_SECONDS', '301'],

@@ -9,6 +9,7 @@ export function toConfig (env: Env): Config {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     account: {
       alias: 'default',
       subscriptionId: env.AVI_SUBSCRIPTION_ID,

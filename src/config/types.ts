@@ -24,6 +24,8 @@ export interface Config {
   port: number
   host: string
   logLevel: string
+  /** json in production; pretty (development) prints readable lines. */
+  logFormat: 'json' | 'pretty'
   /** The account the /tokens routes serve, under the alias `default`. */
   account: Account
   arm: {
