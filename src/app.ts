@@ -146,7 +146,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     rateLimitRedis: options.redis,
     auditor,
     metrics,
-    overload: config.overload
+    overload: config.overload,
+    clock
   })
   return app
 }

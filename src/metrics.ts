@@ -19,6 +19,17 @@ export function createMetrics () {
       labelNames: ['result'] as const,
       registers
     }),
+    servedTokenLife: new Histogram({
+      name: 'vi_broker_served_token_remaining_seconds',
+      help: 'Life left in each token served; a growing share near TOKEN_MIN_REMAINING_SECONDS means refreshes fail',
+      buckets: [300, 600, 900, 1200, 1800, 2700, 3600],
+      registers
+    }),
+    shed: new Counter({
+      name: 'vi_broker_requests_shed_total',
+      help: 'Requests answered 503 OVERLOADED because the event loop was saturated',
+      registers
+    }),
     cacheEntries: new Gauge({ name: 'vi_broker_cache_entries', help: 'Tokens in the cache', registers }),
     refreshFailures: new Counter({
       name: 'vi_broker_refresh_failures_total',

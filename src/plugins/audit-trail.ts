@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
+import type { Clock } from '../clock.js'
 import { brokerError, errorBody } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { Policy } from '../policy.js'
@@ -12,7 +13,8 @@ export interface AuditTrailOptions {
   auditor: Auditor
   account: Account
   policy: () => Policy
-  metrics: Pick<Metrics, 'requests' | 'cache'>
+  metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife'>
+  clock: Clock
 }
 
 const MAX_AUDITED_TEXT = 256
@@ -23,14 +25,17 @@ const MAX_AUDITED_TEXT = 256
  */
 export default fp(
   async function auditTrail (app: FastifyInstance, options: AuditTrailOptions) {
-    const { auditor, account, policy, metrics } = options
+    const { auditor, account, policy, metrics, clock } = options
     app.decorateRequest('issued', null)
 
     app.addHook('onSend', async (request, reply, payload) => {
       const known = request.caller !== null && policy().isKnown(request.caller)
       const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
       metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
-      if (request.issued) metrics.cache.inc({ result: request.issued.cache })
+      if (request.issued) {
+        metrics.cache.inc({ result: request.issued.cache })
+        metrics.servedTokenLife.observe((request.issued.token.expiresAt - clock.now()) / 1000)
+      }
       try {
         await auditor.write(auditRecord(request, reply))
         return payload

@@ -9,6 +9,8 @@ export interface LoadSheddingOptions {
   /** Event-loop utilization (0..1) over a sample window beyond which requests are shed; 0 turns it off. */
   maxEventLoopUtilization: number
   sampleIntervalMs: number
+  /** Called for each request shed (counted in a metric). */
+  onShed?: () => void
 }
 
 /**
@@ -42,7 +44,10 @@ export default fp(
         utilizationMark = mark
         sampledAt = now
       }
-      if (overloaded) throw brokerError('OVERLOADED', { retryAfterSeconds: 1 })
+      if (overloaded) {
+        options.onShed?.()
+        throw brokerError('OVERLOADED', { retryAfterSeconds: 1 })
+      }
     })
   },
   { name: 'load-shedding' }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
 import type { Auditor } from '../audit.js'
+import type { Clock } from '../clock.js'
 import { callerOf } from '../caller.js'
 import { brokerError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
@@ -21,8 +22,9 @@ export interface CallerRoutesOptions {
   /** With Redis, rate limits hold across the fleet. */
   rateLimitRedis: Redis | undefined
   auditor: Auditor
-  metrics: Pick<Metrics, 'requests' | 'cache'>
+  metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife' | 'shed'>
   overload: LoadSheddingOptions
+  clock: Clock
 }
 
 /**
@@ -33,8 +35,14 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
   const { account, policy, tokens } = options
 
   // Shed load before doing work when the event loop is saturated; health checks are outside this scope.
-  await app.register(loadShedding, options.overload)
-  await app.register(auditTrail, { auditor: options.auditor, account, policy, metrics: options.metrics })
+  await app.register(loadShedding, { ...options.overload, onShed: () => options.metrics.shed.inc() })
+  await app.register(auditTrail, {
+    auditor: options.auditor,
+    account,
+    policy,
+    metrics: options.metrics,
+    clock: options.clock
+  })
   app.addHook('onRequest', app.authenticate)
   // After authentication, so each caller has its own budget from the policy and one cannot starve another.
   await app.register(rateLimit, {

@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises'
 import t from 'tap'
 import { build } from '../helper.js'
+import { fakeClock } from '../support/fake-clock.js'
 import { callerToken } from '../support/tokens.js'
 
 const POLICY = {
@@ -85,6 +86,21 @@ t.test('GET /metrics exposes requests, cache, ARM and process metrics', async (t
   t.match(text, /vi_broker_arm_request_duration_seconds_count\{status="200"\} 1/)
   t.match(text, /vi_broker_identity_token_requests_total\{result="success"\} 1/)
   t.match(text, /process_resident_memory_bytes/)
+  t.match(text, /vi_broker_served_token_remaining_seconds_bucket\{le="2700"\} 0\n/, 'fresh tokens have most of an hour')
+  t.match(text, /vi_broker_served_token_remaining_seconds_count 2\n/, 'one observation per token served')
+})
+
+t.test('tokens served close to their minimum life show in the served-life histogram', async (t) => {
+  const clock = fakeClock(Date.now())
+  const { request } = await build(t, { policy: POLICY, clock })
+  const token = await callerToken('other-bff')
+  t.equal((await request({ url: '/tokens/video/aging', token })).statusCode, 200)
+  // 50 minutes on, the cached token has about 10 minutes left: still served, above the 5-minute minimum.
+  clock.advance(3_000_000)
+  t.equal((await request({ url: '/tokens/video/aging', token })).statusCode, 200)
+  const text = (await request({ url: '/metrics' })).body
+  t.match(text, /vi_broker_served_token_remaining_seconds_bucket\{le="600"\} 1\n/)
+  t.match(text, /vi_broker_served_token_remaining_seconds_bucket\{le="300"\} 0\n/, 'never below the minimum')
 })
 
 t.test('with METRICS_PORT set, /metrics is not on the main port', async (t) => {
@@ -127,6 +143,7 @@ t.test('a saturated event loop sheds token requests with 503 OVERLOADED; health 
   t.equal(shed.json().error.code, 'OVERLOADED')
   t.equal(shed.headers['retry-after'], '1')
   t.equal((await request({ url: '/healthz' })).statusCode, 200)
+  t.match((await request({ url: '/metrics' })).body, /vi_broker_requests_shed_total [1-9]/, 'each shed request is counted')
 })
 
 t.test('a saturated event loop by delay, and recovery once it calms down', async (t) => {
