@@ -41,6 +41,8 @@ export interface AppOptions {
   watchPolicy?: boolean
   /** The shared Redis tier's client, when config.redis is set (see createRedisClient). */
   redis?: Redis
+  /** A second Redis connection that listens for evictions; by default a duplicate of `redis`. */
+  redisSubscriber?: Redis
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -109,7 +111,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   const auditor = createAuditor({ stream: options.logStream, hmacKey: config.auditHmacKey, file: config.auditLogFile })
   app.addHook('onClose', async () => auditor.close())
-  const { tokens, armGate } = createTokenPath({
+  const tokenPath = createTokenPath({
     config,
     credential,
     clock,
@@ -117,9 +119,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     logger,
     fingerprint: auditor.fingerprint,
     redis: options.redis,
+    redisSubscriber: options.redisSubscriber,
     armHttpClient: options.armHttpClient,
     armTls: options.armTls
   })
+  const { tokens, armGate } = tokenPath
+  app.addHook('onClose', tokenPath.close)
 
   const scrape = async () => {
     metrics.cacheEntries.set(tokens.size)

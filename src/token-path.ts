@@ -19,6 +19,8 @@ export interface TokenPathOptions {
   /** The audit's fingerprint of a token, kept with each cached token. */
   fingerprint(accessToken: string): string
   redis?: Redis | undefined
+  /** The connection that listens for evictions; by default a duplicate of `redis`, closed with the path. */
+  redisSubscriber?: Redis | undefined
   armHttpClient?: HttpClient | undefined
   armTls?: TlsSettings | undefined
 }
@@ -27,7 +29,11 @@ export interface TokenPathOptions {
  * Composes the token path once, each tier wrapping the next:
  * token cache (this process) → shared cache (the fleet's Redis, when configured) → ARM.
  */
-export function createTokenPath (options: TokenPathOptions): { tokens: TokenCache; armGate: ArmGate } {
+export function createTokenPath (options: TokenPathOptions): {
+  tokens: TokenCache
+  armGate: ArmGate
+  close(): Promise<void>
+} {
   const { config, clock, metrics, logger, redis } = options
   const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency, clock })
   const arm = createArmClient({
@@ -40,11 +46,14 @@ export function createTokenPath (options: TokenPathOptions): { tokens: TokenCach
     ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
     ...(options.armTls ? { tls: options.armTls } : {})
   })
+  const ownSubscriber = redis && config.redis && !options.redisSubscriber ? redis.duplicate() : undefined
+  const subscriber = options.redisSubscriber ?? ownSubscriber
   const shared =
-    redis && config.redis
+    redis && subscriber && config.redis
       ? createSharedCache({
         source: arm,
         redis,
+        subscriber,
         keyring: config.redis.keyring,
         clock,
         logger: logger.child({ component: 'shared-cache' }),
@@ -66,5 +75,5 @@ export function createTokenPath (options: TokenPathOptions): { tokens: TokenCach
       logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
     }
   })
-  return { tokens, armGate }
+  return { tokens, armGate, close: async () => ownSubscriber?.disconnect() }
 }

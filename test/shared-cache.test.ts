@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import { readExpiry } from '../src/avi-token.js'
 import { createMetrics } from '../src/metrics.js'
-import { createSharedCache } from '../src/shared-cache.js'
+import { createSharedCache, sharedTokenKey } from '../src/shared-cache.js'
 import { systemClock } from '../src/clock.js'
 import { parseKeyring } from '../src/token-sealer.js'
 import { tokenKey, type Account, type MintedToken, type TokenRequest } from '../src/token-source.js'
@@ -34,7 +34,11 @@ async function main (): Promise<void> {
       retryStrategy: () => 50
     })
     redis.on('error', () => {})
-    t.teardown(() => redis.disconnect())
+    const subscriber = redis.duplicate()
+    t.teardown(() => {
+      redis.disconnect()
+      subscriber.disconnect()
+    })
     const metrics = createMetrics()
     const logs = new LogCapture()
     // The tier behind: mints with what the test hands mintOnce for that id, reading exp as ARM's tier does.
@@ -47,6 +51,7 @@ async function main (): Promise<void> {
         }
       },
       redis,
+      subscriber,
       keyring,
       clock: systemClock,
       logger: pino(logs),
@@ -134,7 +139,7 @@ async function main (): Promise<void> {
     const a = replica()
     await ready(a)
     const source = await a.cache.mintOnce('contoso/video/source', () => mint())
-    const keyFor = (id: string) => `vi-token-broker:token:${sha256(tokenKey(request(id)))}`
+    const keyFor = (id: string) => sharedTokenKey(request(id))
     const sealed = (await a.redis.get(keyFor('source'))) as string
     await a.redis.set(keyFor('victim'), sealed)
     const victim = await a.cache.mintOnce('contoso/video/victim', () => mint())
@@ -200,10 +205,10 @@ async function main (): Promise<void> {
       armRequestId: 'x'
     }))
     t.equal(opaque.accessToken, 'not-a-jwt')
-    t.equal(await a.redis.get(`vi-token-broker:token:${sha256(tokenKey(request('opaque')))}`), null)
+    t.equal(await a.redis.get(sharedTokenKey(request('opaque'))), null)
     const noExp = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32))
     await a.cache.mintOnce('contoso/video/no-exp', async () => ({ accessToken: noExp, armRequestId: 'x' }))
-    t.equal(await a.redis.get(`vi-token-broker:token:${sha256(tokenKey(request('no-exp')))}`), null)
+    t.equal(await a.redis.get(sharedTokenKey(request('no-exp'))), null)
   })
 
   t.test("a replica that waits past its deadline for another replica's mint mints itself", async (t) => {
