@@ -153,7 +153,7 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource & F
           { err: expectedFault(error) },
           'an eviction could not reach Redis; other replicas may still hold the token'
         )
-        throw brokerError('EVICTION_INCOMPLETE', { cause: error })
+        throw brokerError('EVICTION_INCOMPLETE', { retryAfterSeconds: Math.ceil(openMs / 1000), cause: error })
       }
     },
     async get (request) {

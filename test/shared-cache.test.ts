@@ -282,6 +282,7 @@ async function main (): Promise<void> {
     const response = await broker.request({ method: 'DELETE', url: '/cache', token: await callerToken('ops-bff') })
     t.equal(response.statusCode, 503, 'the operator is told the fleet still holds it')
     t.equal(response.json().error.code, 'EVICTION_INCOMPLETE')
+    t.equal(response.headers['retry-after'], '5')
     await redisServer.restart()
     await ready(a)
     await until(() => a.heard.length > 0)
