@@ -42,6 +42,8 @@ export interface AppOptions {
   watchPolicy?: boolean
   /** The shared Redis tier's client, when config.redis is set (see createRedisClient). */
   redis?: Redis
+  /** A second Redis connection that listens for evictions; by default a duplicate of `redis`. */
+  redisSubscriber?: Redis
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -117,7 +119,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   const auditor = createAuditor({ stream: options.logStream, hmacKey: secrets.auditHmacKey, file: config.auditLogFile })
   app.addHook('onClose', async () => auditor.close())
-  const { tokens, armGate } = createTokenPath({
+  const tokenPath = createTokenPath({
     config,
     credential,
     clock,
@@ -126,9 +128,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     fingerprint: auditor.fingerprint,
     keyring: secrets.keyring,
     redis: options.redis,
+    redisSubscriber: options.redisSubscriber,
     armHttpClient: options.armHttpClient,
     armTls: options.armTls
   })
+  const { tokens, armGate } = tokenPath
+  app.addHook('onClose', tokenPath.close)
 
   const scrape = async () => {
     metrics.cacheEntries.set(tokens.size)

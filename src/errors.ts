@@ -53,6 +53,11 @@ export const errors = {
     'The audit record could not be written, so no token was issued; retry later',
     503
   ),
+  EVICTION_INCOMPLETE: define(
+    'EVICTION_INCOMPLETE',
+    'The token was evicted from this replica, but Redis could not be reached to evict it across the fleet; retry',
+    503
+  ),
   OVERLOADED: define('OVERLOADED', 'The broker is overloaded; retry shortly', 503),
   NOT_READY: define('NOT_READY', 'The broker is not ready to serve (starting or shutting down)', 503),
   INTERNAL_ERROR: define('INTERNAL_ERROR', 'An unexpected error occurred', 500)

@@ -29,13 +29,14 @@ async function main (): Promise<void> {
   process.on('exit', () => logStream.flushSync())
   const credential = createCredential(config.identity)
   // Its logger is configured like the app's (LOG_LEVEL, redaction); the app is built after Redis connects.
-  const redis = config.redis
-    ? await createRedisClient(
-      config.redis,
-      credential,
-      pino(loggerOptions(config.logLevel), logStream).child({ component: 'redis' })
-    )
-    : undefined
+  // Two connections: one for commands, one subscribed to evictions (each renews its own Entra token).
+  const redisLogger = pino(loggerOptions(config.logLevel), logStream).child({ component: 'redis' })
+  const [redis, redisSubscriber] = config.redis
+    ? await Promise.all([
+      createRedisClient(config.redis, credential, redisLogger),
+      createRedisClient(config.redis, credential, redisLogger.child({ connection: 'subscriber' }))
+    ])
+    : []
   // A secret _FILE that cannot be read or parsed is a configuration error too.
   const app = await buildApp({
     config,
@@ -43,9 +44,11 @@ async function main (): Promise<void> {
     credential,
     logStream,
     watchPolicy: true,
-    ...(redis ? { redis } : {})
+    ...(redis && redisSubscriber ? { redis, redisSubscriber } : {})
   }).catch(refuseToStart)
-  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())))
+  for (const client of [redis, redisSubscriber]) {
+    if (client) app.addHook('onClose', async () => void (await client.quit().catch(() => client.disconnect())))
+  }
   // Past SHUTDOWN_TIMEOUT_MS, close-with-grace exits 1 whatever is still running.
   // SIGHUP is not a shutdown here: it reloads the policy.
   closeWithGrace({ delay: config.shutdown.timeoutMs, skip: ['SIGHUP'] }, async ({ signal, err }) => {

@@ -4,10 +4,20 @@ import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createCircuitBreaker } from './circuit-breaker.js'
 import type { Clock } from './clock.js'
+import { brokerError } from './errors.js'
+import { createEvictionChannel } from './eviction-channel.js'
 import { expectedFault } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { open, seal, type Keyring } from './token-sealer.js'
-import { tokenKey, type MintedToken, type TokenSource } from './token-source.js'
+import {
+  accountKey,
+  evictedKeys,
+  tokenKey,
+  type FleetEviction,
+  type MintedToken,
+  type TokenRequest,
+  type TokenSource
+} from './token-source.js'
 
 const POLL_MS = 25
 // Deletes the lock only if it still holds our token: a lock that expired and was taken by another
@@ -19,6 +29,8 @@ export interface SharedCacheOptions {
   /** The tier behind this one: ARM. */
   source: TokenSource
   redis: Redis
+  /** A second connection, for the eviction channel: a subscribed connection can run no other command. */
+  subscriber: Redis
   /** The ring in force; it changes when CACHE_ENCRYPTION_KEY_FILE does. */
   keyring: () => Keyring
   clock: Clock
@@ -32,12 +44,20 @@ export interface SharedCacheOptions {
   circuitOpenMs?: number
 }
 
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+/** Every token key of one account starts with this, so evicting all of them touches no other account's. */
+const accountPrefix = (account: string) => `vi-token-broker:token:${sha256(account)}:`
+/** The Redis key of a token: hashes, so Redis shows no account, scope or id. */
+export const sharedTokenKey = (request: TokenRequest) =>
+  accountPrefix(accountKey(request.account)) + sha256(tokenKey(request))
+
 /**
  * The Redis tier behind each replica's LRU: a token the whole fleet shares, read from Redis or
  * minted by exactly one replica while the others wait for it. Any Redis trouble falls back to
  * minting locally. Values are sealed with AES-256-GCM, bound to their key; keys are hashes.
+ * An eviction deletes the shared copies and is published to every replica.
  */
-export function createSharedCache (options: SharedCacheOptions): TokenSource {
+export function createSharedCache (options: SharedCacheOptions): TokenSource & FleetEviction {
   const { source, redis, keyring, clock, logger, metrics } = options
   const openMs = options.circuitOpenMs ?? 5_000
   // While open, Redis is probed in the background too: hits served from memory never touch it.
@@ -62,12 +82,12 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource {
     }
   })
 
-  const redisKey = (kind: 'token' | 'lock', key: string) =>
-    `vi-token-broker:${kind}:${createHash('sha256').update(key).digest('hex')}`
+  const lockKey = (key: string) => `vi-token-broker:lock:${sha256(key)}`
+  const evictions = createEvictionChannel({ ...options, logger })
 
   /** A sealed token that still has more than the refresh-ahead window left, or undefined. */
-  async function read (key: string): Promise<MintedToken | undefined> {
-    const sealed = await breaker.run(() => redis.get(redisKey('token', key)), null)
+  async function read (request: TokenRequest, key: string): Promise<MintedToken | undefined> {
+    const sealed = await breaker.run(() => redis.get(sharedTokenKey(request)), null)
     if (sealed === null) return undefined
     try {
       const token = JSON.parse(open(keyring(), sealed, key)) as MintedToken
@@ -88,18 +108,18 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource {
     return expiresAt === undefined ? 0 : expiresAt - options.minRemainingSeconds * 1000 - clock.now()
   }
 
-  async function write (key: string, token: MintedToken): Promise<void> {
+  async function write (request: TokenRequest, key: string, token: MintedToken): Promise<void> {
     const ttl = Math.floor(freshFor(token))
     if (ttl <= 0) return
     await breaker.run(
-      () => redis.set(redisKey('token', key), seal(keyring(), JSON.stringify(token), key), 'PX', ttl),
+      () => redis.set(sharedTokenKey(request), seal(keyring(), JSON.stringify(token), key), 'PX', ttl),
       null
     )
   }
 
   async function tryLock (key: string): Promise<string | undefined> {
     const owner = randomUUID()
-    const result = await breaker.run(() => redis.set(redisKey('lock', key), owner, 'PX', options.lockMs, 'NX'), null)
+    const result = await breaker.run(() => redis.set(lockKey(key), owner, 'PX', options.lockMs, 'NX'), null)
     if (result === 'OK') return owner
     // With the circuit open, act as if the lock were ours: minting locally is the fallback. A single
     // slow or failed command is not an outage: the caller keeps polling until its deadline.
@@ -107,16 +127,42 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource {
   }
 
   async function release (key: string, owner: string): Promise<void> {
-    await breaker.run(() => redis.eval(RELEASE_SCRIPT, 1, redisKey('lock', key), owner), 0)
+    await breaker.run(() => redis.eval(RELEASE_SCRIPT, 1, lockKey(key), owner), 0)
+  }
+
+  /** Deletes every shared token of one account: SCAN for its prefix, so other accounts' keys stay. */
+  async function deleteAccount (account: string): Promise<number> {
+    let deleted = 0
+    for await (const batch of redis.scanStream({ match: `${accountPrefix(account)}*`, count: 500 })) {
+      if ((batch as string[]).length > 0) deleted += await redis.unlink(...(batch as string[]))
+    }
+    return deleted
   }
 
   return {
+    onEvicted: evictions.add,
+    async evict (eviction) {
+      try {
+        const deleted =
+          'scope' in eviction
+            ? await redis.del(sharedTokenKey(eviction))
+            : await deleteAccount(accountKey(eviction.account))
+        await evictions.publish(evictedKeys(eviction))
+        return deleted
+      } catch (error) {
+        logger.warn(
+          { err: expectedFault(error) },
+          'an eviction could not reach Redis; other replicas may still hold the token'
+        )
+        throw brokerError('EVICTION_INCOMPLETE', { retryAfterSeconds: Math.ceil(openMs / 1000), cause: error })
+      }
+    },
     async get (request) {
       const key = tokenKey(request)
       const mint = () => source.get(request)
       const deadline = performance.now() + options.lockMs
       for (;;) {
-        const shared = await read(key)
+        const shared = await read(request, key)
         if (shared) {
           metrics.sharedCache.inc({ result: 'hit' })
           return shared
@@ -125,7 +171,7 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource {
         if (owner !== undefined) {
           try {
             // Another replica may have written the value and released the lock since our read.
-            const written = await read(key)
+            const written = await read(request, key)
             // A race (another replica writes and unlocks between our read and our lock)
             // that the fleet test hits under load but no test can time.
             /* c8 ignore next 4: the race above */
@@ -134,7 +180,7 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource {
               return written
             }
             const minted = await mint()
-            await write(key, minted)
+            await write(request, key, minted)
             metrics.sharedCache.inc({ result: 'minted' })
             return minted
           } finally {

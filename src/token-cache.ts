@@ -1,7 +1,16 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from './clock.js'
 import { brokerError } from './errors.js'
-import { tokenKey, type MintedToken, type TokenRequest, type TokenSource } from './token-source.js'
+import {
+  evictedKeys,
+  tokenKey,
+  type EvictedKeys,
+  type Eviction,
+  type FleetEviction,
+  type MintedToken,
+  type TokenRequest,
+  type TokenSource
+} from './token-source.js'
 
 /**
  * How a request was served: from cache, by a fresh mint, by joining a mint in flight,
@@ -25,14 +34,17 @@ export interface CacheResult {
 }
 
 export interface TokenCache extends TokenSource<CacheResult> {
-  /** Evicts one token, or every token when none is named; returns how many entries went. */
-  evict(request?: TokenRequest): number
+  /**
+   * Evicts one token, or every token of an account, here and (when the tier behind is shared) across
+   * the fleet; returns how many copies went, in this process or in the shared tier, whichever held more.
+   */
+  evict(eviction: Eviction): Promise<number>
   readonly size: number
 }
 
 export interface TokenCacheOptions {
-  /** The tier behind this one: the shared cache, or ARM. */
-  source: TokenSource
+  /** The tier behind this one: the shared cache (which evicts fleet-wide), or ARM. */
+  source: TokenSource & Partial<FleetEviction>
   maxEntries: number
   minRemainingSeconds: number
   refreshAheadSeconds: number
@@ -64,6 +76,23 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
   const inFlight = new Map<string, Promise<CachedToken>>()
   // After a failed background refresh, the next attempt for that key waits: exponential, with jitter.
   const refreshRetry = new Map<string, { failures: number; notBefore: number }>()
+  // Bumped by every eviction: a mint that started before one is served to its callers but not kept,
+  // since it may have read the evicted token from the shared tier.
+  let generation = 0
+
+  function drop (keys: EvictedKeys): number {
+    generation++
+    if ('token' in keys) {
+      refreshRetry.delete(keys.token)
+      return entries.delete(keys.token) ? 1 : 0
+    }
+    const prefix = 'account' in keys ? `${keys.account}/` : ''
+    for (const key of refreshRetry.keys()) if (key.startsWith(prefix)) refreshRetry.delete(key)
+    const doomed = [...entries.keys()].filter((key) => key.startsWith(prefix))
+    for (const key of doomed) entries.delete(key)
+    return doomed.length
+  }
+  source.onEvicted?.(drop)
 
   function refresh (key: string, request: TokenRequest): void {
     startMint(key, request).then(
@@ -79,6 +108,7 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
 
   function startMint (key: string, request: TokenRequest): Promise<CachedToken> {
     const issuedAt = clock.now()
+    const startedIn = generation
     const pending = source
       .get(request)
       .then((minted: MintedToken) => {
@@ -95,7 +125,7 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
             details: [{ code: 'TokenLifetimeTooShort', message: 'ARM issued a token that expires too soon to serve' }]
           })
         }
-        entries.set(key, token)
+        if (generation === startedIn) entries.set(key, token)
         return token
       })
       .finally(() => inFlight.delete(key))
@@ -107,16 +137,9 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
     get size () {
       return entries.size
     },
-    evict (request) {
-      if (request !== undefined) {
-        const key = tokenKey(request)
-        refreshRetry.delete(key)
-        return entries.delete(key) ? 1 : 0
-      }
-      const evicted = entries.size
-      entries.clear()
-      refreshRetry.clear()
-      return evicted
+    async evict (eviction) {
+      const local = drop(evictedKeys(eviction))
+      return Math.max(local, (await source.evict?.(eviction)) ?? 0)
     },
     async get (request) {
       const key = tokenKey(request)

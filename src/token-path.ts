@@ -22,6 +22,8 @@ export interface TokenPathOptions {
   /** The shared tier's key ring in force (it follows CACHE_ENCRYPTION_KEY_FILE); set with config.redis. */
   keyring?: (() => Keyring) | undefined
   redis?: Redis | undefined
+  /** The connection that listens for evictions; by default a duplicate of `redis`, closed with the path. */
+  redisSubscriber?: Redis | undefined
   armHttpClient?: HttpClient | undefined
   armTls?: TlsSettings | undefined
 }
@@ -30,7 +32,11 @@ export interface TokenPathOptions {
  * Composes the token path once, each tier wrapping the next:
  * token cache (this process) → shared cache (the fleet's Redis, when configured) → ARM.
  */
-export function createTokenPath (options: TokenPathOptions): { tokens: TokenCache; armGate: ArmGate } {
+export function createTokenPath (options: TokenPathOptions): {
+  tokens: TokenCache
+  armGate: ArmGate
+  close(): Promise<void>
+} {
   const { config, clock, metrics, logger, redis } = options
   const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency, clock })
   const arm = createArmClient({
@@ -43,11 +49,14 @@ export function createTokenPath (options: TokenPathOptions): { tokens: TokenCach
     ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
     ...(options.armTls ? { tls: options.armTls } : {})
   })
+  const ownSubscriber = redis && options.keyring && !options.redisSubscriber ? redis.duplicate() : undefined
+  const subscriber = options.redisSubscriber ?? ownSubscriber
   const shared =
-    redis && options.keyring
+    redis && subscriber && options.keyring
       ? createSharedCache({
         source: arm,
         redis,
+        subscriber,
         keyring: options.keyring,
         clock,
         logger: logger.child({ component: 'shared-cache' }),
@@ -69,5 +78,5 @@ export function createTokenPath (options: TokenPathOptions): { tokens: TokenCach
       logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
     }
   })
-  return { tokens, armGate }
+  return { tokens, armGate, close: async () => ownSubscriber?.disconnect() }
 }

@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 
+const TAG_BYTES = 16
+
 /** AES-256-GCM keys by id; the first is used to seal, all of them to open, so keys can be rotated. */
 export interface Keyring {
   currentKid: string
@@ -47,7 +49,9 @@ export function rotateKeyring (next: Keyring, previous: Keyring | undefined): Ke
  */
 export function seal (keyring: Keyring, plaintext: string, associatedData: string): string {
   const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', keyring.keys.get(keyring.currentKid) as Buffer, iv)
+  const cipher = createCipheriv('aes-256-gcm', keyring.keys.get(keyring.currentKid) as Buffer, iv, {
+    authTagLength: TAG_BYTES
+  })
   cipher.setAAD(Buffer.from(associatedData))
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
   return ['v1', keyring.currentKid, iv, cipher.getAuthTag(), ciphertext]
@@ -62,8 +66,11 @@ export function open (keyring: Keyring, sealed: string, associatedData: string):
   const [, kid, iv, tag, ciphertext] = parts as [string, string, string, string, string]
   const key = keyring.keys.get(kid)
   if (!key) throw new KeyringError(`unknown key id "${kid}"`)
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
+  // GCM accepts a prefix of the tag as a tag: without the pin, a 4-byte tag would be forgeable in 2^32 tries.
+  const authTag = Buffer.from(tag, 'base64url')
+  if (authTag.length !== TAG_BYTES) throw new KeyringError(`the tag must be ${TAG_BYTES} bytes, not ${authTag.length}`)
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES })
   decipher.setAAD(Buffer.from(associatedData))
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+  decipher.setAuthTag(authTag)
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8')
 }

@@ -36,6 +36,34 @@ export interface TokenSource<Result = MintedToken> {
  * case-insensitive, so the account's parts are compared in lower case.
  */
 export function tokenKey ({ account, scope, id }: TokenRequest): string {
-  const where = `${account.subscriptionId}/${account.resourceGroup}/${account.name}`.toLowerCase()
-  return `${where}/${scope}/${id ?? ''}`
+  return `${accountKey(account)}/${scope}/${id ?? ''}`
+}
+
+/** The part of every tokenKey that names the account. */
+export function accountKey (account: Account): string {
+  return `${account.subscriptionId}/${account.resourceGroup}/${account.name}`.toLowerCase()
+}
+
+/** What an operator evicts: one token, or every token of one account. */
+export type Eviction = TokenRequest | { account: Account }
+
+/**
+ * What the fleet evicted, by key: one tokenKey, every token under an accountKey, or everything this
+ * process holds (it was not listening for a while, so it may have missed evictions).
+ */
+export type EvictedKeys = { token: string } | { account: string } | { all: true }
+
+export function evictedKeys (eviction: Eviction): { token: string } | { account: string } {
+  return 'scope' in eviction ? { token: tokenKey(eviction) } : { account: accountKey(eviction.account) }
+}
+
+/**
+ * A tier that other replicas share: evicting from it reaches the whole fleet, and it tells each
+ * replica what was evicted anywhere, so the tier above can drop its own copies.
+ */
+export interface FleetEviction {
+  /** Deletes the shared copies and tells every replica; returns how many shared copies went. */
+  evict(eviction: Eviction): Promise<number>
+  /** Called for every eviction made by any replica, this one included. */
+  onEvicted(listener: (keys: EvictedKeys) => void): void
 }

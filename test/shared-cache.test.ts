@@ -7,10 +7,19 @@ import { pino } from 'pino'
 import t from 'tap'
 import { readExpiry } from '../src/avi-token.js'
 import { createMetrics } from '../src/metrics.js'
-import { createSharedCache } from '../src/shared-cache.js'
+import { createSharedCache, sharedTokenKey } from '../src/shared-cache.js'
 import { systemClock } from '../src/clock.js'
-import { parseKeyring } from '../src/token-sealer.js'
-import { tokenKey, type Account, type MintedToken, type TokenRequest } from '../src/token-source.js'
+import { parseKeyring, seal } from '../src/token-sealer.js'
+import { EVICT_CHANNEL } from '../src/eviction-channel.js'
+import { until } from './support/until.js'
+import {
+  accountKey,
+  tokenKey,
+  type Account,
+  type EvictedKeys,
+  type MintedToken,
+  type TokenRequest
+} from '../src/token-source.js'
 import { missingRedis, startRedis } from './support/redis-server.js'
 import { aviToken, callerToken } from './support/tokens.js'
 import { build } from './helper.js'
@@ -34,7 +43,11 @@ async function main (): Promise<void> {
       retryStrategy: () => 50
     })
     redis.on('error', () => {})
-    t.teardown(() => redis.disconnect())
+    const subscriber = redis.duplicate()
+    t.teardown(() => {
+      redis.disconnect()
+      subscriber.disconnect()
+    })
     const metrics = createMetrics()
     const logs = new LogCapture()
     // The tier behind: mints with what the test hands mintOnce for that id, reading exp as ARM's tier does.
@@ -47,6 +60,7 @@ async function main (): Promise<void> {
         }
       },
       redis,
+      subscriber,
       keyring: () => keyring,
       clock: systemClock,
       logger: pino(logs),
@@ -64,7 +78,9 @@ async function main (): Promise<void> {
         return shared.get(request(id))
       }
     }
-    return { redis, cache, metrics, logs }
+    const heard: EvictedKeys[] = []
+    shared.onEvicted((keys) => heard.push(keys))
+    return { redis, subscriber, shared, cache, metrics, logs, heard }
   }
 
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
@@ -79,7 +95,10 @@ async function main (): Promise<void> {
     }
   }
   const ready = async (r: ReturnType<typeof replica>) => {
-    for (let i = 0; i < 100 && r.redis.status !== 'ready'; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    const both = () => r.redis.status === 'ready' && r.subscriber.status === 'ready'
+    for (let i = 0; i < 100 && !both(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    // The subscription is made on 'ready'; give it a moment to be confirmed.
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 
   t.test(
@@ -134,7 +153,7 @@ async function main (): Promise<void> {
     const a = replica()
     await ready(a)
     const source = await a.cache.mintOnce('contoso/video/source', () => mint())
-    const keyFor = (id: string) => `vi-token-broker:token:${sha256(tokenKey(request(id)))}`
+    const keyFor = (id: string) => sharedTokenKey(request(id))
     const sealed = (await a.redis.get(keyFor('source'))) as string
     await a.redis.set(keyFor('victim'), sealed)
     const victim = await a.cache.mintOnce('contoso/video/victim', () => mint())
@@ -200,10 +219,10 @@ async function main (): Promise<void> {
       armRequestId: 'x'
     }))
     t.equal(opaque.accessToken, 'not-a-jwt')
-    t.equal(await a.redis.get(`vi-token-broker:token:${sha256(tokenKey(request('opaque')))}`), null)
+    t.equal(await a.redis.get(sharedTokenKey(request('opaque'))), null)
     const noExp = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(new Uint8Array(32))
     await a.cache.mintOnce('contoso/video/no-exp', async () => ({ accessToken: noExp, armRequestId: 'x' }))
-    t.equal(await a.redis.get(`vi-token-broker:token:${sha256(tokenKey(request('no-exp')))}`), null)
+    t.equal(await a.redis.get(sharedTokenKey(request('no-exp'))), null)
   })
 
   t.test("a replica that waits past its deadline for another replica's mint mints itself", async (t) => {
@@ -214,5 +233,59 @@ async function main (): Promise<void> {
     t.ok((await a.cache.mintOnce('contoso/video/stuck', () => mint())).accessToken)
     t.equal(minted - before, 1)
     t.match(await a.metrics.registry.metrics(), /vi_broker_shared_cache_results_total\{result="wait-timeout"\} 1/)
+  })
+
+  t.test('an eviction deletes the shared copy and every replica hears of it', async (t) => {
+    const a = replica()
+    const b = replica()
+    await Promise.all([ready(a), ready(b)])
+    await a.redis.flushall()
+    await a.cache.mintOnce('contoso/video/evict-one', () => mint())
+    t.equal(await a.shared.evict(request('evict-one')), 1)
+    t.equal(await a.redis.get(sharedTokenKey(request('evict-one'))), null, 'the Redis copy is gone')
+    const one = { token: tokenKey(request('evict-one')) }
+    await until(() => b.heard.length > 0 && a.heard.length > 0)
+    t.same(b.heard, [one], 'another replica hears of it')
+    t.same(a.heard, [one], 'and so does the one that evicted')
+    await a.cache.mintOnce('contoso/video/evict-all-1', () => mint())
+    await a.cache.mintOnce('contoso/video/evict-all-2', () => mint())
+    const foreign = `vi-token-broker:token:${sha256('another-account')}:abc`
+    await a.redis.set(foreign, 'x')
+    t.equal(await a.shared.evict({ account: ACCOUNT }), 2, "every token of this account, and only this account's")
+    t.equal(await a.redis.get(foreign), 'x')
+    await until(() => b.heard.length > 1)
+    t.same(b.heard.at(-1), { account: accountKey(ACCOUNT) })
+  })
+
+  t.test('an eviction message that does not open is ignored', async (t) => {
+    const a = replica()
+    await ready(a)
+    const forger = parseKeyring(`k1:${randomBytes(32).toString('base64')}`)
+    await a.redis.publish(EVICT_CHANNEL, seal(forger, JSON.stringify({ account: accountKey(ACCOUNT) }), EVICT_CHANNEL))
+    await a.redis.publish(EVICT_CHANNEL, seal(keyring, JSON.stringify({ something: 'else' }), EVICT_CHANNEL))
+    const ignored = () => a.logs.records.filter((r) => r.msg === 'an eviction message failed to open; ignored')
+    await until(() => ignored().length === 2)
+    t.equal(ignored().length, 2)
+    t.same(a.heard, [])
+  })
+
+  t.test('with Redis down an eviction is refused; a replica that stopped listening drops all', async (t) => {
+    const a = replica()
+    await ready(a)
+    await redisServer.kill()
+    await t.rejects(a.shared.evict(request('during-outage')), { code: 'EVICTION_INCOMPLETE', statusCode: 503 })
+    const broker = await build(t, {
+      redis: a.redis,
+      env: { REDIS_URL: redisServer.url, CACHE_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}` },
+      policy: { callers: { 'ops-bff': { allow: [], admin: true } } }
+    })
+    const response = await broker.request({ method: 'DELETE', url: '/cache', token: await callerToken('ops-bff') })
+    t.equal(response.statusCode, 503, 'the operator is told the fleet still holds it')
+    t.equal(response.json().error.code, 'EVICTION_INCOMPLETE')
+    t.equal(response.headers['retry-after'], '5')
+    await redisServer.restart()
+    await ready(a)
+    await until(() => a.heard.length > 0)
+    t.same(a.heard, [{ all: true }], 'evictions made while it was not listening may have been missed')
   })
 }

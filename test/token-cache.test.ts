@@ -2,7 +2,15 @@ import { SignJWT } from 'jose'
 import t from 'tap'
 import { readExpiry } from '../src/avi-token.js'
 import { createTokenCache, type TokenCacheOptions } from '../src/token-cache.js'
-import type { Account, MintedToken, TokenRequest } from '../src/token-source.js'
+import {
+  accountKey,
+  tokenKey,
+  type Account,
+  type EvictedKeys,
+  type Eviction,
+  type MintedToken,
+  type TokenRequest
+} from '../src/token-source.js'
 import { fakeClock } from './support/fake-clock.js'
 import { aviToken } from './support/tokens.js'
 
@@ -36,7 +44,7 @@ function setup (overrides: Partial<TokenCacheOptions> = {}) {
       next = mint
       return tokenCache.get(request(id))
     },
-    evict: (id?: string) => tokenCache.evict(id === undefined ? undefined : request(id)),
+    evict: (id?: string) => tokenCache.evict(id === undefined ? { account: ACCOUNT } : request(id)),
     get size () {
       return tokenCache.size
     }
@@ -216,8 +224,66 @@ t.test('evict drops one key or all', async (t) => {
   const { cache, mint } = setup()
   await cache.get('a', mint())
   await cache.get('b', mint())
-  t.equal(cache.evict('a'), 1)
-  t.equal(cache.evict('a'), 0)
-  t.equal(cache.evict(), 1)
+  t.equal(await cache.evict('a'), 1)
+  t.equal(await cache.evict('a'), 0)
+  t.equal(await cache.evict(), 1)
   t.equal(cache.size, 0)
+})
+
+t.test('a mint in flight when an eviction arrives is served to its callers but not kept', async (t) => {
+  const { cache, mint, mints } = setup()
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const inFlight = cache.get('k', () => gate.then(mint()))
+  await cache.evict('k')
+  release()
+  t.equal((await inFlight).cache, 'miss')
+  t.equal(cache.size, 0, 'what it minted may be the evicted token, read from the shared tier')
+  t.equal((await cache.get('k', mint())).cache, 'miss')
+  t.equal(mints(), 2)
+})
+
+t.test('evictions go to a shared tier, and what the fleet evicted is dropped here by key', async (t) => {
+  const other: Account = { ...ACCOUNT, subscriptionId: 'other-sub' }
+  let tell: (keys: EvictedKeys) => void = () => {}
+  const forwarded: Eviction[] = []
+  let n = 0
+  const tokenCache = createTokenCache({
+    source: {
+      get: async () => {
+        const accessToken = await aviToken(Math.floor(Date.now() / 1000) + 3600, { n: ++n })
+        return { accessToken, expiresAt: readExpiry(accessToken), armRequestId: undefined }
+      },
+      evict: async (eviction) => {
+        forwarded.push(eviction)
+        return 5
+      },
+      onEvicted: (listener) => {
+        tell = listener
+      }
+    },
+    maxEntries: 100,
+    minRemainingSeconds: MIN_REMAINING,
+    refreshAheadSeconds: REFRESH_AHEAD,
+    clock: { now: () => Date.now() },
+    onRefreshError: () => {},
+    fingerprint: () => ({ value: 'fp', keyId: 'key-1' })
+  })
+  const fill = () =>
+    Promise.all([request('a'), request('b'), { account: other, scope: 'video' as const, id: 'a' }].map((r) =>
+      tokenCache.get(r)))
+  await fill()
+  t.equal(await tokenCache.evict(request('a')), 5, 'the larger of the local and the shared count')
+  t.same(forwarded, [request('a')])
+  t.equal(tokenCache.size, 2)
+  tell({ token: tokenKey(request('b')) })
+  t.equal(tokenCache.size, 1, 'an eviction made at another replica')
+  await fill()
+  tell({ account: accountKey(ACCOUNT) })
+  t.equal(tokenCache.size, 1, "every token of one account, and not another account's")
+  t.equal((await tokenCache.get({ account: other, scope: 'video', id: 'a' })).cache, 'hit')
+  tell({ all: true })
+  t.equal(tokenCache.size, 0, 'everything, after missed evictions')
 })

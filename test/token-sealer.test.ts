@@ -28,6 +28,19 @@ t.test('a value moved to another key, tampered with, or sealed with an unknown k
   t.throws(() => open(keyring, 'garbage', 'account/video/abc'), { message: /not a sealed value/ })
 })
 
+t.test('the GCM tag is pinned to 16 bytes: a value with a shorter tag is refused as tampered', async (t) => {
+  const keyring = parseKeyring(`k1:${key()}`)
+  const parts = seal(keyring, 'token', 'account/video/abc').split('.')
+  const tag = Buffer.from(parts[3] as string, 'base64url')
+  t.equal(tag.length, 16)
+  for (const length of [4, 8, 12, 15]) {
+    const truncated = [...parts.slice(0, 3), tag.subarray(0, length).toString('base64url'), parts[4]].join('.')
+    t.throws(() => open(keyring, truncated, 'account/video/abc'), { message: /tag/ }, `a ${length}-byte tag`)
+  }
+  const longer = [...parts.slice(0, 3), Buffer.concat([tag, Buffer.from([0])]).toString('base64url'), parts[4]]
+  t.throws(() => open(keyring, longer.join('.'), 'account/video/abc'), { message: /tag/ }, 'a 17-byte tag')
+})
+
 t.test('rotation: new values use the first key; values sealed with an older key still open', async (t) => {
   const oldKey = key()
   const before = parseKeyring(`old:${oldKey}`)

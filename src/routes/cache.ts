@@ -11,11 +11,19 @@ import type { Account } from '../token-source.js'
 
 const EVICT_RESPONSES = {
   200: Type.Object(
-    { evicted: Type.Integer({ description: 'How many cached tokens were dropped' }) },
+    {
+      evicted: Type.Integer({
+        description: "How many cached copies were dropped: in this replica's memory or in Redis, whichever held more"
+      })
+    },
     { description: 'Evicted' }
   ),
   401: UNAUTHENTICATED_RESPONSE,
-  403: errorResponse(['ADMIN_REQUIRED'], 'The caller is not marked admin in the policy')
+  403: errorResponse(['ADMIN_REQUIRED'], 'The caller is not marked admin in the policy'),
+  503: errorResponse(
+    ['EVICTION_INCOMPLETE'],
+    'Evicted from this replica only: Redis could not be reached to evict across the fleet'
+  )
 }
 
 function evictSchema (summary: string, params?: TSchema) {
@@ -34,9 +42,9 @@ export default async function cacheRoutes (
 ) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { account, policy, tokens } = options
-  const evict = (request: FastifyRequest, token: { scope: Scope; id?: string } | undefined) => {
+  const evict = async (request: FastifyRequest, token: { scope: Scope; id?: string } | undefined) => {
     if (!policy().isAdmin(callerOf(request))) throw brokerError('ADMIN_REQUIRED')
-    return { evicted: tokens.evict(token && { account, ...token }) }
+    return { evicted: await tokens.evict(token ? { account, ...token } : { account }) }
   }
 
   app.delete('/cache', { schema: evictSchema('Evict every cached token') }, async (request) =>

@@ -5,10 +5,12 @@ import type { Auditor } from '../audit.js'
 import type { Clock } from '../clock.js'
 import { callerOf } from '../caller.js'
 import { brokerError } from '../errors.js'
+import { expectedFault } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import auditTrail from '../plugins/audit-trail.js'
 import loadShedding, { type LoadSheddingOptions } from '../plugins/load-shedding.js'
 import type { Policy } from '../policy.js'
+import { redisWithLocalFallback } from '../rate-limit-store.js'
 import type { TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
 import cacheRoutes from './cache.js'
@@ -19,7 +21,7 @@ export interface CallerRoutesOptions {
   policy: () => Policy
   /** The first tier of the token path. */
   tokens: TokenCache
-  /** With Redis, rate limits hold across the fleet. */
+  /** With Redis, rate limits hold across the fleet (and each replica's own while Redis is down). */
   rateLimitRedis: Redis | undefined
   auditor: Auditor
   metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife' | 'shed'>
@@ -52,8 +54,12 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
     timeWindow: (request) => policy().rateLimitFor(callerOf(request)).timeWindowMs,
     errorResponseBuilder: (_request, context) =>
       brokerError('RATE_LIMITED', { retryAfterSeconds: Math.ceil(context.ttl / 1000) }),
+    // Not skipOnError: that would let every request through while Redis is down.
     ...(options.rateLimitRedis
-      ? { redis: options.rateLimitRedis, nameSpace: 'vi-token-broker:rate:', skipOnError: true }
+      ? {
+          store: redisWithLocalFallback(options.rateLimitRedis, 'vi-token-broker:rate:', (error) =>
+            app.log.debug({ err: expectedFault(error) }, 'redis did not answer: rate limit counted in this replica'))
+        }
       : {})
   })
 
