@@ -169,7 +169,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     rateLimitRedis: options.redis,
     auditor,
     metrics,
-    overload: config.overload
+    overload: { ...config.overload, metrics }
   })
   return app
 }

@@ -60,6 +60,21 @@ export function createMetrics () {
       help: '1 while Redis is failing and the broker serves from memory and ARM only',
       registers
     }),
+    shed: new Counter({
+      name: 'vi_broker_shed_requests_total',
+      help: 'Token and cache requests answered 503 OVERLOADED by load shedding',
+      registers
+    }),
+    queueDelay: new Gauge({
+      name: 'vi_broker_queue_delay_seconds',
+      help: 'Standing event-loop delay that load shedding acts on (the lower mean of its last two intervals)',
+      registers
+    }),
+    shedProbability: new Gauge({
+      name: 'vi_broker_shed_probability',
+      help: 'Share of token and cache requests being shed (0 unless requests wait over OVERLOAD_TARGET_DELAY_MS)',
+      registers
+    }),
     policyReloads: new Counter({
       name: 'vi_broker_policy_reloads_total',
       help: 'Policy reloads by result: applied, unchanged or rejected',

@@ -74,7 +74,7 @@ t.test('defaults', async (t) => {
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
     docsEnabled: true,
     metricsPort: undefined,
-    overload: { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 },
+    overload: { targetDelayMs: 50, intervalMs: 100 },
     redis: undefined
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
@@ -426,14 +426,26 @@ t.test('the shutdown delay must be shorter than the shutdown timeout', async (t)
   })
 })
 
-t.test('fractions are accepted only where the schema allows them', async (t) => {
-  t.equal(load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.5' }).overload.maxEventLoopUtilization, 0.5)
-  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), {
-    message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: /
+t.test('load shedding: a target delay (0 turns it off) and a control interval, whole milliseconds', async (t) => {
+  t.same(load({ OVERLOAD_TARGET_DELAY_MS: '0', OVERLOAD_INTERVAL_MS: '250' }).overload, {
+    targetDelayMs: 0,
+    intervalMs: 250
   })
-  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 'high' }), {
-    message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: /
-  })
+  t.throws(() => load({ OVERLOAD_TARGET_DELAY_MS: '50.5' }), { message: /OVERLOAD_TARGET_DELAY_MS: / })
+  t.throws(() => load({ OVERLOAD_INTERVAL_MS: '10' }), { message: /OVERLOAD_INTERVAL_MS: / })
+})
+
+t.test('a retired variable stops the broker, naming what replaced it', async (t) => {
+  for (const [name, replacement] of [
+    ['OVERLOAD_MAX_EVENT_LOOP_UTILIZATION', 'OVERLOAD_TARGET_DELAY_MS'],
+    ['OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_TARGET_DELAY_MS'],
+    ['OVERLOAD_SAMPLE_INTERVAL_MS', 'OVERLOAD_INTERVAL_MS']
+  ] as const) {
+    t.throws(() => load({ [name]: '0' }), {
+      name: 'ConfigError',
+      message: new RegExp(`${name}: no longer read; use ${replacement}`)
+    })
+  }
 })
 
 t.test('the Redis tier: URL, encryption key ring and Entra authentication are checked together', async (t) => {

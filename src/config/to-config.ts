@@ -34,11 +34,7 @@ export function toConfig (env: Env): Config {
     shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     docsEnabled: env.DOCS_ENABLED === 'true',
     metricsPort: env.METRICS_PORT,
-    overload: {
-      maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
-      maxEventLoopUtilization: env.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
-      sampleIntervalMs: env.OVERLOAD_SAMPLE_INTERVAL_MS
-    },
+    overload: { targetDelayMs: env.OVERLOAD_TARGET_DELAY_MS, intervalMs: env.OVERLOAD_INTERVAL_MS },
     redis: toRedis(env)
   }
 }

@@ -38,8 +38,8 @@ export interface Config {
   docsEnabled: boolean
   /** Serve /metrics on this port instead of the main one. */
   metricsPort: number | undefined
-  /** Token routes answer 503 OVERLOADED beyond these (0 turns a check off). */
-  overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; sampleIntervalMs: number }
+  /** Token routes shed a share of requests (503 OVERLOADED) while they wait over targetDelayMs (0: off). */
+  overload: { targetDelayMs: number; intervalMs: number }
   /** The shared Redis tier, when REDIS_URL is set. */
   redis: RedisConfig | undefined
 }
