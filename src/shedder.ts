@@ -12,7 +12,7 @@ export interface ShedderOptions {
   intervalMs: number
   random?: () => number
   /** Called as each interval closes, for metrics. */
-  onInterval?: (state: ShedderState) => void
+  onInterval: (state: ShedderState) => void
 }
 
 export interface ShedderState {
@@ -51,7 +51,7 @@ export function createShedder (options: ShedderOptions): Shedder {
     sum = 0
     count = 0
     startedAt = now
-    options.onInterval?.(state)
+    options.onInterval(state)
   }
 
   return {

@@ -9,7 +9,7 @@ export interface LoadSheddingOptions {
   /** The event-loop delay callers may wait; 0 turns shedding off. */
   targetDelayMs: number
   intervalMs: number
-  metrics?: Pick<Metrics, 'shed' | 'queueDelay' | 'shedProbability'>
+  metrics: Pick<Metrics, 'shed' | 'queueDelay' | 'shedProbability'>
 }
 
 /** How often the probe timer measures the loop's lag. */
@@ -30,8 +30,8 @@ export default fp(
       targetDelayMs,
       intervalMs,
       onInterval: ({ delayMs, probability }) => {
-        metrics?.queueDelay.set(delayMs / 1000)
-        metrics?.shedProbability.set(probability)
+        metrics.queueDelay.set(delayMs / 1000)
+        metrics.shedProbability.set(probability)
       }
     })
     let due = performance.now() + PROBE_MS
@@ -47,7 +47,7 @@ export default fp(
     app.addHook('onClose', async () => clearTimeout(timer))
     app.addHook('onRequest', async () => {
       if (!shedder.shed()) return
-      metrics?.shed.inc()
+      metrics.shed.inc()
       throw brokerError('OVERLOADED', { retryAfterSeconds: 1 })
     })
   },
