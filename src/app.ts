@@ -14,6 +14,7 @@ import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
+import httpEdge from './plugins/http-edge.js'
 import securityHeaders from './plugins/security-headers.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
@@ -99,6 +100,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // Loaded only when used: Swagger UI is the slowest import at start-up.
   if (config.docsEnabled) await app.register((await import('./plugins/docs.js')).default, { version: PACKAGE_VERSION })
   await app.register(authenticate, { auth: config.auth })
+  await app.register(httpEdge, { headersTimeoutMs: config.headersTimeoutMs })
 
   const metrics = createMetrics()
   const policyStore = createPolicyStore({

@@ -75,6 +75,7 @@ t.test('defaults', async (t) => {
     docsEnabled: true,
     metricsPort: undefined,
     overload: { targetDelayMs: 50, intervalMs: 100 },
+    headersTimeoutMs: 10_000,
     redis: undefined
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
@@ -84,6 +85,7 @@ t.test('every variable is read and converted', async (t) => {
   const config = load({
     PORT: '9443',
     HOST: '127.0.0.1',
+    HTTP_HEADERS_TIMEOUT_MS: '3000',
     LOG_LEVEL: 'debug',
     ARM_ENDPOINT: 'https://arm.example.test',
     ARM_API_VERSION: '2025-04-01-preview',
@@ -101,6 +103,7 @@ t.test('every variable is read and converted', async (t) => {
   })
   t.equal(config.port, 9443)
   t.equal(config.host, '127.0.0.1')
+  t.equal(config.headersTimeoutMs, 3000)
   t.equal(config.logLevel, 'debug')
   t.same(config.arm, {
     endpoint: 'https://arm.example.test',
@@ -115,6 +118,11 @@ t.test('every variable is read and converted', async (t) => {
   t.same(config.cache, { maxEntries: 5, minRemainingSeconds: 0, refreshAheadSeconds: 120 })
   t.same(config.shutdown, { delayMs: 0, timeoutMs: 100 })
   t.same(config.identity, { kind: 'managed', clientId: 'user-assigned-client-id' })
+})
+
+t.test('the header timeout is 1 to 60 seconds', async (t) => {
+  t.throws(() => load({ HTTP_HEADERS_TIMEOUT_MS: '999' }), { message: /HTTP_HEADERS_TIMEOUT_MS: / })
+  t.throws(() => load({ HTTP_HEADERS_TIMEOUT_MS: '60001' }), { message: /HTTP_HEADERS_TIMEOUT_MS: / })
 })
 
 t.test('PORT 0 (any free port) is allowed', async (t) => {

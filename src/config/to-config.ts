@@ -7,6 +7,7 @@ export function toConfig (env: Env): Config {
   return {
     port: env.PORT,
     host: env.HOST,
+    headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     account: {
       subscriptionId: env.AVI_SUBSCRIPTION_ID,

@@ -18,6 +18,8 @@ export type IdentityConfig =
 export interface Config {
   port: number
   host: string
+  /** A client must send its request headers within this; a trickling client is cut off. */
+  headersTimeoutMs: number
   logLevel: string
   account: { subscriptionId: string; resourceGroup: string; name: string }
   arm: {
