@@ -1,6 +1,7 @@
 import { Value } from 'typebox/value'
 import { ConfigError } from './config/config-error.js'
 import { checkCombinations } from './config/cross-checks.js'
+import { checkPlaceholders } from './config/placeholders.js'
 import { EnvSchema, RETIRED_VARIABLES, SECRET_VARIABLES, type Env } from './config/env-schema.js'
 import { toConfig } from './config/to-config.js'
 import type { Config } from './config/types.js'
@@ -27,6 +28,7 @@ export function loadConfig (source: Record<string, string | undefined>): Readonl
     const lines = new Set(errors.map((e) => '  ' + describe(e, raw)))
     throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
   }
+  checkPlaceholders(env as Env)
   checkCombinations(env as Env)
   return deepFreeze(toConfig(env as Env))
 }

@@ -232,6 +232,31 @@ t.test('several errors are reported together, one line each', async (t) => {
   t.match(lines.join('\n'), /PORT:.*\n.*LOG_LEVEL:.*\n.*AVI_SUBSCRIPTION_ID:/)
 })
 
+t.test('a placeholder is not a key: it fails validation, saying so, without echoing it', async (t) => {
+  const placeholders: Array<[string, string]> = [
+    ['AUDIT_HMAC_KEY', 'replace-with-at-least-32-random-characters'],
+    ['AUDIT_HMAC_KEY', 'change-me-change-me-change-me-change-me'],
+    ['AUDIT_HMAC_KEY', 'CHANGEME_to_a_long_random_value_0123456789'],
+    ['AUDIT_HMAC_KEY', '<at least 32 random characters from a vault>'],
+    ['AUDIT_HMAC_KEY', 'your-audit-hmac-key-goes-here-0123456789'],
+    ['AUDIT_HMAC_KEY', 'placeholder-key-of-at-least-32-chars'],
+    ['AUDIT_HMAC_KEY', 'an-example-audit-key-0123456789abcdef'],
+    ['AUDIT_HMAC_KEY', 'x'.repeat(40)],
+    ['AUDIT_HMAC_KEY', '0'.repeat(64)],
+    ['AUTH_JWT_SECRET', 'replace-me-with-a-secret-of-32-bytes-or-more'],
+    ['CACHE_ENCRYPTION_KEY', '2026-11:<output of: openssl rand -base64 32>'],
+    ['AVI_SUBSCRIPTION_ID', '00000000-0000-0000-0000-000000000000']
+  ]
+  const redis = { REDIS_URL: 'redis://r:6379' }
+  for (const [name, value] of placeholders) {
+    const message = failure(t, { ...(name === 'CACHE_ENCRYPTION_KEY' ? redis : {}), [name]: value })
+    const said = `${name}=${value.slice(0, 24)}…: said to be a placeholder`
+    t.match(message, new RegExp(`\\n  ${name}: is a placeholder`), said)
+    if (name !== 'AVI_SUBSCRIPTION_ID') t.notMatch(message, value, `${name}: the value is not echoed`)
+  }
+  t.ok(load({ AUDIT_HMAC_KEY: 'f3a9c1d27e5b48a6b0c4d9e8f7a6b5c4d3e2f1a0' }), 'a random key passes')
+})
+
 t.test('secrets are never echoed in an error message', async (t) => {
   t.test('a too-short AUTH_JWT_SECRET', async (t) => {
     const secret = 'short-jwt-secret-value'
