@@ -10,7 +10,7 @@ import { createAuditor, type AuditDestination } from './audit.js'
 import { systemClock, type Clock } from './clock.js'
 import type { Config, RedisConfig } from './config.js'
 import { brokerError } from './errors.js'
-import { loggerOptions } from './logger.js'
+import { faultLog, loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
@@ -134,7 +134,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     fingerprint: auditor.fingerprint,
     onRefreshError: (key, error) => {
       metrics.refreshFailures.inc()
-      logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
+      const { level, fields } = faultLog(error)
+      logger[level]({ ...fields, cacheKey: key }, 'background token refresh failed')
     }
   })
   const sharedCache = options.redis

@@ -16,6 +16,7 @@ import {
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { ArmGate } from './arm-gate.js'
+import { faultLog } from './logger.js'
 import { brokerError, isBrokerError, type BrokerError } from './errors.js'
 import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES, type Scope } from './scope.js'
@@ -156,7 +157,8 @@ export function createArmClient (options: ArmClientOptions): ArmClient {
       } catch (error) {
         if (reachedArm.has(request)) metrics.armDuration.observe({ status: 0 }, (performance.now() - started) / 1000)
         failure = transportError(error, deadline.aborted, reachedArm.has(request))
-        log.warn({ attempt, code: failure.code, err: error }, 'arm call failed')
+        const { level, fields } = faultLog(error)
+        log[level]({ attempt, ...fields, code: failure.code }, 'arm call failed')
       } finally {
         release()
       }
