@@ -1,3 +1,4 @@
+import { randomBytes, randomUUID } from 'node:crypto'
 import { ManagedIdentityCredential } from '@azure/identity'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
@@ -12,14 +13,15 @@ import { createPolicy } from '../src/policy.js'
 export async function buildOpenApiApp (): Promise<FastifyInstance> {
   const app = await buildApp({
     config: loadConfig({
-      AVI_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+      AVI_SUBSCRIPTION_ID: randomUUID(),
       AVI_RESOURCE_GROUP: 'placeholder-rg',
       AVI_ACCOUNT_NAME: 'placeholder',
-      AUTH_JWT_SECRET: 'placeholder-secret-of-at-least-32-bytes',
+      // Random, since placeholder keys are refused (src/config/placeholders.ts).
+      AUTH_JWT_SECRET: randomBytes(32).toString('hex'),
       AUTH_ISSUER: 'placeholder',
       AUTH_AUDIENCE: 'placeholder',
       POLICY_FILE: 'placeholder.json',
-      AUDIT_HMAC_KEY: 'placeholder-key-of-at-least-32-chars'
+      AUDIT_HMAC_KEY: randomBytes(32).toString('hex')
     }),
     policy: createPolicy({ callers: {} }),
     // Never asked for a token: building the document makes no ARM call.

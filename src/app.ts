@@ -12,6 +12,7 @@ import { loggerOptions } from './logger.js'
 import authenticate from './plugins/authenticate.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
+import httpEdge from './plugins/http-edge.js'
 import securityHeaders from './plugins/security-headers.js'
 import type { Policy } from './policy.js'
 import healthRoutes from './routes/health.js'
@@ -106,6 +107,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const auth =
     config.auth.mode === 'hs256' ? { ...config.auth, secret: secrets.jwtSecret as () => string } : config.auth
   await app.register(authenticate, { auth })
+  await app.register(httpEdge, { headersTimeoutMs: config.headersTimeoutMs })
 
   const policyStore = createPolicyStore({
     file: config.policyFile,
@@ -151,7 +153,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     rateLimitRedis: options.redis,
     auditor,
     metrics,
-    overload: config.overload,
+    overload: { ...config.overload, metrics },
     clock
   })
   return app

@@ -27,6 +27,7 @@ import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { boundedCredential, countedCredential } from './credential.js'
 import type { BrokerError } from './errors.js'
+import { faultLog } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES } from './scope.js'
 import type { Account, MintedToken, TokenRequest, TokenSource } from './token-source.js'
@@ -150,7 +151,8 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
       } catch (error) {
         if (reachedArm.has(request)) metrics.armDuration.observe({ status: 0 }, (performance.now() - started) / 1000)
         failure = transportError(error, deadline.aborted, reachedArm.has(request))
-        log.warn({ attempt, code: failure.code, err: error }, 'arm call failed')
+        const { level, fields } = faultLog(error)
+        log[level]({ attempt, ...fields, code: failure.code }, 'arm call failed')
       } finally {
         release()
       }

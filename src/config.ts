@@ -1,7 +1,8 @@
 import { Value } from 'typebox/value'
 import { ConfigError } from './config/config-error.js'
 import { checkCombinations } from './config/cross-checks.js'
-import { EnvSchema, SECRET_VARIABLES, type Env } from './config/env-schema.js'
+import { EnvSchema, RETIRED_VARIABLES, SECRET_VARIABLES, type Env } from './config/env-schema.js'
+import { checkPlaceholders } from './config/placeholders.js'
 import { secretProblems } from './config/secrets.js'
 import { toConfig } from './config/to-config.js'
 import type { Config } from './config/types.js'
@@ -12,6 +13,11 @@ export type { AuthConfig, Config, IdentityConfig, RedisConfig, SecretSource } fr
 
 /** Validates the environment once and returns a frozen config; throws a ConfigError naming the variable. */
 export function loadConfig (source: Record<string, string | undefined>): Readonly<Config> {
+  const retired = Object.keys(RETIRED_VARIABLES).filter((name) => source[name] !== undefined)
+  if (retired.length > 0) {
+    const lines = retired.map((name) => `  ${name}: no longer read; use ${RETIRED_VARIABLES[name]} (see .env.example)`)
+    throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
+  }
   const raw: Record<string, string> = {}
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = source[key]
@@ -25,18 +31,17 @@ export function loadConfig (source: Record<string, string | undefined>): Readonl
   if (lines.size > 0) {
     throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
   }
+  checkPlaceholders(env as Env)
   checkCombinations(env as Env)
   return deepFreeze(toConfig(env as Env))
 }
 
-// Only plain decimal digits become numbers ("80.5" only where a fraction is allowed): "true" or "0x50"
-// stay strings and fail validation.
+// Only plain decimal digits become numbers: "80.5", "true" or "0x50" stay strings and fail validation.
 function toIntegers (raw: Record<string, string>): Record<string, string | number> {
   const converted: Record<string, string | number> = { ...raw }
   for (const [name, value] of Object.entries(raw)) {
     const schema = EnvSchema.properties[name as keyof typeof EnvSchema.properties] as { type?: string }
     if (schema.type === 'integer' && /^\d{1,15}$/.test(value)) converted[name] = Number(value)
-    if (schema.type === 'number' && /^\d{1,15}(\.\d{1,15})?$/.test(value)) converted[name] = Number(value)
   }
   return converted
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
+import { isBrokerError } from './errors.js'
 
 /**
  * Tokens must never reach a log line. Requests are logged without headers or query strings,
@@ -38,4 +39,27 @@ export function expectedFault (error: unknown): { type: string; message: string;
   if (!(error instanceof Error)) return { type: typeof error, message: String(error) }
   const code = (error as { code?: unknown }).code
   return { type: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) }
+}
+
+/** JavaScript's own errors for code that is wrong, rather than a world that is. */
+const BUG_TYPES = [TypeError, ReferenceError, RangeError, SyntaxError]
+
+/** True for a bug: INTERNAL_ERROR, one of JavaScript's own errors, or anything thrown that is not an Error. */
+export function isBug (error: unknown): boolean {
+  if (!(error instanceof Error)) return true
+  if (BUG_TYPES.some((type) => error instanceof type)) return true
+  return isBrokerError(error) && (error.code === 'INTERNAL_ERROR' || (error.cause !== undefined && isBug(error.cause)))
+}
+
+/**
+ * How to log a fault. An expected one (ARM throttling, failing or slow, an identity or JWKS outage) is a
+ * warn line with its code and what went wrong, and no stack trace; a stack trace is for bugs (error, err).
+ */
+export function faultLog (error: unknown): { level: 'warn' | 'error'; fields: Record<string, unknown> } {
+  if (isBug(error)) return { level: 'error', fields: { err: error } }
+  const fault = error as Error & { code?: unknown; upstream?: unknown }
+  const cause = fault.cause instanceof Error ? fault.cause.message : undefined
+  const fields: Record<string, unknown> = { code: fault.code, problem: isBrokerError(fault) ? cause : fault.message }
+  if (fault.upstream !== undefined) fields.upstream = fault.upstream
+  return { level: 'warn', fields }
 }

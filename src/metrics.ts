@@ -27,7 +27,7 @@ export function createMetrics () {
     }),
     shed: new Counter({
       name: 'vi_broker_requests_shed_total',
-      help: 'Requests answered 503 OVERLOADED because the event loop was saturated',
+      help: 'Token and cache requests answered 503 OVERLOADED by load shedding',
       registers
     }),
     cacheEntries: new Gauge({ name: 'vi_broker_cache_entries', help: 'Tokens in the cache', registers }),
@@ -75,6 +75,16 @@ export function createMetrics () {
       name: 'vi_broker_secret_reloads_total',
       help: 'Re-reads of a _FILE secret by variable and result: applied, unchanged or rejected (old secret kept)',
       labelNames: ['variable', 'result'] as const,
+      registers
+    }),
+    queueDelay: new Gauge({
+      name: 'vi_broker_queue_delay_seconds',
+      help: 'Standing event-loop delay that load shedding acts on (the lower mean of its last two intervals)',
+      registers
+    }),
+    shedProbability: new Gauge({
+      name: 'vi_broker_shed_probability',
+      help: 'Share of token and cache requests being shed (0 unless requests wait over OVERLOAD_TARGET_DELAY_MS)',
       registers
     }),
     policyReloads: new Counter({

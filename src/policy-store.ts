@@ -39,8 +39,9 @@ export function createPolicyStore (options: {
       }
     } catch (error) {
       result = 'rejected'
+      // The message names the file and the reason, never the file's content (see policyFromText).
       logger.error(
-        { reason, problem: (error as Error).message },
+        { reason, file, problem: (error as Error).message },
         'new policy rejected; the previous policy stays in force'
       )
     }

@@ -114,7 +114,7 @@ export function policyFromText (text: string, path: string): Policy {
   try {
     document = JSON.parse(text)
   } catch (error) {
-    throw new PolicyError(`Policy file ${path} is not valid JSON: ${(error as Error).message}`)
+    throw new PolicyError(`Policy file ${path} is not valid JSON${whereInvalid(text, error as Error)}`)
   }
   try {
     return createPolicy(document)
@@ -123,7 +123,24 @@ export function policyFromText (text: string, path: string): Policy {
   }
 }
 
+/**
+ * Where the parser stopped, never what it read: JSON.parse's own message quotes the text, and a policy
+ * path may be pointed at a secret by mistake.
+ */
+function whereInvalid (text: string, error: Error): string {
+  if (/end of JSON input/.test(error.message)) return ' (it ends too early)'
+  const position = /at position (\d+)/.exec(error.message)?.[1]
+  if (position === undefined) return ''
+  const lines = text.slice(0, Number(position)).split('\n')
+  return ` (at line ${lines.length}, column ${(lines.at(-1) as string).length + 1})`
+}
+
 function validatePolicy (document: unknown): PolicyDocument {
+  // Something other than a policy (perhaps a secret) is refused without naming any of its keys.
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new PolicyError('invalid policy:\n  /: must be object')
+  }
+  if (!('callers' in document)) throw new PolicyError('invalid policy:\n  /: must have required properties callers')
   const normalised = lowerCaseScopes(document)
   const errors = Value.Errors(PolicySchema, normalised)
   if (errors.length > 0) {

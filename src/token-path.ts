@@ -6,6 +6,7 @@ import { createArmGate, type ArmGate } from './arm-gate.js'
 import { createArmClient } from './arm.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
+import { faultLog } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { createSharedCache } from './shared-cache.js'
 import { createTokenCache, type TokenCache } from './token-cache.js'
@@ -75,7 +76,8 @@ export function createTokenPath (options: TokenPathOptions): {
     fingerprint: options.fingerprint,
     onRefreshError: (key, error) => {
       metrics.refreshFailures.inc()
-      logger.warn({ err: error, cacheKey: key }, 'background token refresh failed')
+      const { level, fields } = faultLog(error)
+      logger[level]({ ...fields, cacheKey: key }, 'background token refresh failed')
     }
   })
   return { tokens, armGate, close: async () => ownSubscriber?.disconnect() }

@@ -76,7 +76,8 @@ t.test('defaults', async (t) => {
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
     docsEnabled: true,
     metricsPort: undefined,
-    overload: { maxEventLoopDelayMs: 1_000, maxEventLoopUtilization: 0.98, sampleIntervalMs: 1_000 },
+    overload: { targetDelayMs: 50, intervalMs: 100 },
+    headersTimeoutMs: 10_000,
     redis: undefined
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
@@ -86,6 +87,7 @@ t.test('every variable is read and converted', async (t) => {
   const config = load({
     PORT: '9443',
     HOST: '127.0.0.1',
+    HTTP_HEADERS_TIMEOUT_MS: '3000',
     LOG_LEVEL: 'debug',
     LOG_FORMAT: 'pretty',
     ARM_ENDPOINT: 'https://arm.example.test',
@@ -104,6 +106,7 @@ t.test('every variable is read and converted', async (t) => {
   })
   t.equal(config.port, 9443)
   t.equal(config.host, '127.0.0.1')
+  t.equal(config.headersTimeoutMs, 3000)
   t.equal(config.logLevel, 'debug')
   t.equal(config.logFormat, 'pretty')
   t.same(config.arm, {
@@ -119,6 +122,11 @@ t.test('every variable is read and converted', async (t) => {
   t.same(config.cache, { maxEntries: 5, minRemainingSeconds: 0, refreshAheadSeconds: 120 })
   t.same(config.shutdown, { delayMs: 0, timeoutMs: 100 })
   t.same(config.identity, { kind: 'managed', clientId: 'user-assigned-client-id' })
+})
+
+t.test('the header timeout is 1 to 60 seconds', async (t) => {
+  t.throws(() => load({ HTTP_HEADERS_TIMEOUT_MS: '999' }), { message: /HTTP_HEADERS_TIMEOUT_MS: / })
+  t.throws(() => load({ HTTP_HEADERS_TIMEOUT_MS: '60001' }), { message: /HTTP_HEADERS_TIMEOUT_MS: / })
 })
 
 t.test('PORT 0 (any free port) is allowed', async (t) => {
@@ -227,6 +235,31 @@ t.test('several errors are reported together, one line each', async (t) => {
   const lines = message.split('\n').slice(1)
   t.equal(lines.length, 3)
   t.match(lines.join('\n'), /PORT:.*\n.*LOG_LEVEL:.*\n.*AVI_SUBSCRIPTION_ID:/)
+})
+
+t.test('a placeholder is not a key: it fails validation, saying so, without echoing it', async (t) => {
+  const placeholders: Array<[string, string]> = [
+    ['AUDIT_HMAC_KEY', 'replace-with-at-least-32-random-characters'],
+    ['AUDIT_HMAC_KEY', 'change-me-change-me-change-me-change-me'],
+    ['AUDIT_HMAC_KEY', 'CHANGEME_to_a_long_random_value_0123456789'],
+    ['AUDIT_HMAC_KEY', '<at least 32 random characters from a vault>'],
+    ['AUDIT_HMAC_KEY', 'your-audit-hmac-key-goes-here-0123456789'],
+    ['AUDIT_HMAC_KEY', 'placeholder-key-of-at-least-32-chars'],
+    ['AUDIT_HMAC_KEY', 'an-example-audit-key-0123456789abcdef'],
+    ['AUDIT_HMAC_KEY', 'x'.repeat(40)],
+    ['AUDIT_HMAC_KEY', '0'.repeat(64)],
+    ['AUTH_JWT_SECRET', 'replace-me-with-a-secret-of-32-bytes-or-more'],
+    ['CACHE_ENCRYPTION_KEY', '2026-11:<output of: openssl rand -base64 32>'],
+    ['AVI_SUBSCRIPTION_ID', '00000000-0000-0000-0000-000000000000']
+  ]
+  const redis = { REDIS_URL: 'redis://r:6379' }
+  for (const [name, value] of placeholders) {
+    const message = failure(t, { ...(name === 'CACHE_ENCRYPTION_KEY' ? redis : {}), [name]: value })
+    const said = `${name}=${value.slice(0, 24)}…: said to be a placeholder`
+    t.match(message, new RegExp(`\\n  ${name}: is a placeholder`), said)
+    if (name !== 'AVI_SUBSCRIPTION_ID') t.notMatch(message, value, `${name}: the value is not echoed`)
+  }
+  t.ok(load({ AUDIT_HMAC_KEY: 'f3a9c1d27e5b48a6b0c4d9e8f7a6b5c4d3e2f1a0' }), 'a random key passes')
 })
 
 t.test('secrets are never echoed in an error message', async (t) => {
@@ -431,14 +464,26 @@ t.test('the shutdown delay must be shorter than the shutdown timeout', async (t)
   })
 })
 
-t.test('fractions are accepted only where the schema allows them', async (t) => {
-  t.equal(load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.5' }).overload.maxEventLoopUtilization, 0.5)
-  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), {
-    message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: /
+t.test('load shedding: a target delay (0 turns it off) and a control interval, whole milliseconds', async (t) => {
+  t.same(load({ OVERLOAD_TARGET_DELAY_MS: '0', OVERLOAD_INTERVAL_MS: '250' }).overload, {
+    targetDelayMs: 0,
+    intervalMs: 250
   })
-  t.throws(() => load({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 'high' }), {
-    message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: /
-  })
+  t.throws(() => load({ OVERLOAD_TARGET_DELAY_MS: '50.5' }), { message: /OVERLOAD_TARGET_DELAY_MS: / })
+  t.throws(() => load({ OVERLOAD_INTERVAL_MS: '10' }), { message: /OVERLOAD_INTERVAL_MS: / })
+})
+
+t.test('a retired variable stops the broker, naming what replaced it', async (t) => {
+  for (const [name, replacement] of [
+    ['OVERLOAD_MAX_EVENT_LOOP_UTILIZATION', 'OVERLOAD_TARGET_DELAY_MS'],
+    ['OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_TARGET_DELAY_MS'],
+    ['OVERLOAD_SAMPLE_INTERVAL_MS', 'OVERLOAD_INTERVAL_MS']
+  ] as const) {
+    t.throws(() => load({ [name]: '0' }), {
+      name: 'ConfigError',
+      message: new RegExp(`${name}: no longer read; use ${replacement}`)
+    })
+  }
 })
 
 t.test('the Redis tier: URL, encryption key ring and Entra authentication are checked together', async (t) => {

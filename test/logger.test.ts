@@ -1,7 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify'
 import { pino } from 'pino'
 import t from 'tap'
-import { loggerOptions, REDACTED_PATHS } from '../src/logger.js'
+import { brokerError } from '../src/errors.js'
+import { faultLog, loggerOptions, REDACTED_PATHS } from '../src/logger.js'
 import { LogCapture } from './support/log-capture.js'
 
 const CENSOR = '[redacted]'
@@ -137,4 +138,24 @@ t.test('the err serializer', async (t) => {
   const { logger, logs } = capturedLogger()
   logger.error({ err: Object.assign(new Error('boom'), { code: 'ARM_ERROR' }) }, 'failed')
   t.match(logs.records[0], { err: { type: 'Error', message: 'boom', code: 'ARM_ERROR', stack: /boom/ } })
+})
+
+t.test('faultLog: an expected fault is warn with its code and no stack; a bug is error with its stack', async (t) => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })
+  t.same(faultLog(refused), { level: 'warn', fields: { code: 'ECONNREFUSED', problem: refused.message } })
+  const unavailable = brokerError('ARM_UNAVAILABLE', { cause: refused, upstream: { status: 0 } })
+  t.same(faultLog(unavailable), {
+    level: 'warn',
+    fields: { code: 'ARM_UNAVAILABLE', problem: refused.message, upstream: { status: 0 } }
+  })
+  const throttled = faultLog(brokerError('ARM_THROTTLED'))
+  t.same(throttled, { level: 'warn', fields: { code: 'ARM_THROTTLED', problem: undefined } })
+  for (const bug of [
+    new TypeError('x is not a function'),
+    brokerError('INTERNAL_ERROR'),
+    brokerError('ARM_UNAVAILABLE', { cause: new RangeError('bad index') }),
+    'a thrown string'
+  ]) {
+    t.same(faultLog(bug), { level: 'error', fields: { err: bug } }, String(bug))
+  }
 })

@@ -46,6 +46,16 @@ t.test(
   }
 )
 
+t.test('a rejected file is never quoted in the log: the path and the reason only', async (t) => {
+  const dir = t.testdir({ 'policy.json': 'AZURE_CLIENT_SECRET=hunter2-d0n0tl0g\n' })
+  const file = join(dir, 'policy.json')
+  const { store, logs } = setup(t, file)
+  t.equal(await store.reload('SIGHUP'), 'rejected')
+  const line = logs.raw.find((l) => l.includes('rejected')) as string
+  t.match(JSON.parse(line), { level: 50, reason: 'SIGHUP', file, problem: /is not valid JSON$/ })
+  t.notMatch(line, /hunter2|AZURE_CLIENT_SECRET/, 'no part of the file is logged')
+})
+
 t.test('watching reloads when the file is replaced', async (t) => {
   const dir = t.testdir({ 'policy.json': allowVideo('first-bff') })
   const file = join(dir, 'policy.json')

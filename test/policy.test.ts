@@ -261,9 +261,33 @@ t.test('loadPolicyFile', async (t) => {
       const path = policyFile(t, text)
       await t.rejects(
         loadPolicyFile(path),
-        { name: 'PolicyError', message: `Policy file ${path} is not valid JSON: ` },
+        { name: 'PolicyError', message: `Policy file ${path} is not valid JSON` },
         JSON.stringify(text)
       )
+    }
+  })
+
+  t.test('a file that is not a policy is never quoted: the path and the reason only', async (t) => {
+    // A policy path may be pointed at a secret by mistake.
+    const secret = 'hunter2-d0n0tl0g'
+    for (const [text, reason] of [
+      [`SECRET=${secret}`, /is not valid JSON$/],
+      [`${secret}`, /is not valid JSON$/],
+      // Node 20 says the input ended; Node 22 says where the string began.
+      [`{"a": "${secret}`, /is not valid JSON \((it ends too early|at line 1, column \d+)\)$/],
+      [`{"a": 1 ${secret}}`, /is not valid JSON \(at line 1, column 9\)$/],
+      [`{\n"key":\n  "${secret}"\n  "${secret}"}`, /is not valid JSON \(at line 4, column 3\)$/],
+      [`{"clientSecret": "${secret}"}`, /: invalid policy:\n {2}\/: must have required properties callers$/],
+      [`{"${secret}": {}}`, /: invalid policy:\n {2}\/: must have required properties callers$/],
+      [`["${secret}"]`, /: invalid policy:\n {2}\/: must be object$/]
+    ] as const) {
+      const path = policyFile(t, text)
+      const error = (await loadPolicyFile(path).catch((e: unknown) => e)) as Error
+      t.type(error, PolicyError)
+      t.match(error.message, `Policy file ${path}`, 'names the file')
+      t.match(error.message, reason, `says why: ${reason}`)
+      t.notMatch(error.message, secret, 'does not quote the content')
+      t.notMatch(error.message, /clientSecret|SECRET/, 'not even its keys')
     }
   })
 

@@ -11,6 +11,7 @@ const Milliseconds = (defaultValue: number, minimum = 1) =>
 export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1_000, maximum: 60_000, default: 10_000 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   // pretty: readable lines for development (pino-pretty, a dev dependency); production stays json.
   LOG_FORMAT: Type.Enum(['json', 'pretty'], { default: 'json' }),
@@ -61,9 +62,8 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
 
   DOCS_ENABLED: Type.Enum(['true', 'false'], { default: 'true' }),
-  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000 }),
-  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({ minimum: 0, maximum: 1, default: 0.98 }),
-  OVERLOAD_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
+  OVERLOAD_TARGET_DELAY_MS: Type.Integer({ minimum: 0, maximum: 10_000, default: 50 }),
+  OVERLOAD_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 10_000, default: 100 }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 
   AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
@@ -73,6 +73,16 @@ export const EnvSchema = Type.Object({
 })
 
 export type Env = Static<typeof EnvSchema>
+
+/**
+ * Variables the broker no longer reads, and what replaced them. Setting one fails at boot: it would
+ * otherwise be ignored silently (OVERLOAD_MAX_EVENT_LOOP_UTILIZATION=0 used to turn shedding off).
+ */
+export const RETIRED_VARIABLES: Record<string, string> = {
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 'OVERLOAD_TARGET_DELAY_MS',
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 'OVERLOAD_TARGET_DELAY_MS',
+  OVERLOAD_SAMPLE_INTERVAL_MS: 'OVERLOAD_INTERVAL_MS'
+}
 
 /** Variables whose values never appear in an error message. */
 export const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AUDIT_HMAC_KEY', 'CACHE_ENCRYPTION_KEY', 'REDIS_URL'])

@@ -8,6 +8,7 @@ export function toConfig (env: Env): Config {
   return {
     port: env.PORT,
     host: env.HOST,
+    headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     account: {
@@ -37,11 +38,7 @@ export function toConfig (env: Env): Config {
     shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
     docsEnabled: env.DOCS_ENABLED === 'true',
     metricsPort: env.METRICS_PORT,
-    overload: {
-      maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
-      maxEventLoopUtilization: env.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION,
-      sampleIntervalMs: env.OVERLOAD_SAMPLE_INTERVAL_MS
-    },
+    overload: { targetDelayMs: env.OVERLOAD_TARGET_DELAY_MS, intervalMs: env.OVERLOAD_INTERVAL_MS },
     redis: toRedis(env)
   }
 }

@@ -23,6 +23,8 @@ export type IdentityConfig =
 export interface Config {
   port: number
   host: string
+  /** A client must send its request headers within this; a trickling client is cut off. */
+  headersTimeoutMs: number
   logLevel: string
   /** json in production; pretty (development) prints readable lines. */
   logFormat: 'json' | 'pretty'
@@ -46,8 +48,8 @@ export interface Config {
   docsEnabled: boolean
   /** Serve /metrics on this port instead of the main one. */
   metricsPort: number | undefined
-  /** Token routes answer 503 OVERLOADED beyond these (0 turns a check off). */
-  overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; sampleIntervalMs: number }
+  /** Token routes shed a share of requests (503 OVERLOADED) while they wait over targetDelayMs (0: off). */
+  overload: { targetDelayMs: number; intervalMs: number }
   /** The shared Redis tier, when REDIS_URL is set. */
   redis: RedisConfig | undefined
 }

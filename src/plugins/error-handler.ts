@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { brokerError, errorBody, isBrokerError, type BrokerError } from '../errors.js'
+import { faultLog } from '../logger.js'
 
 export const WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 
@@ -31,8 +32,11 @@ export default fp(
     app.decorateRequest('answeredError', null)
     app.setErrorHandler((error, request, reply) => {
       const mapped = toBrokerError(error)
-      if (mapped.statusCode >= 500) {
-        request.log.error({ err: error, code: mapped.code, upstream: mapped.upstream }, 'request failed')
+      if (mapped.code === 'OVERLOADED') {
+        // Shed requests are audited and counted; a log line each would add to the overload.
+      } else if (mapped.statusCode >= 500) {
+        const { level, fields } = faultLog(mapped)
+        request.log[level](level === 'error' ? { err: error, code: mapped.code } : fields, 'request failed')
       } else {
         request.log.debug({ code: mapped.code, reason: (error as Error).message }, 'request rejected')
       }

@@ -1,53 +1,54 @@
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { performance } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { brokerError } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+import { createShedder } from '../shedder.js'
 
 export interface LoadSheddingOptions {
-  /** Mean event-loop delay over a sample window beyond which requests are shed; 0 turns it off. */
-  maxEventLoopDelayMs: number
-  /** Event-loop utilization (0..1) over a sample window beyond which requests are shed; 0 turns it off. */
-  maxEventLoopUtilization: number
-  sampleIntervalMs: number
-  /** Called for each request shed (counted in a metric). */
-  onShed?: () => void
+  /** The event-loop delay callers may wait; 0 turns shedding off. */
+  targetDelayMs: number
+  intervalMs: number
+  metrics: Pick<Metrics, 'shed' | 'queueDelay' | 'shedProbability'>
 }
 
+/** How often the probe timer measures the loop's lag. */
+const PROBE_MS = 10
+
 /**
- * Sheds requests with 503 OVERLOADED while the event loop is saturated, before any work is done for
- * them. The load is sampled when requests arrive (at most once per interval), so a burst is seen by
- * the very next request. (@fastify/under-pressure was used first, but it reads process.memoryUsage()
- * on a timer, which throws without /proc, as in the container check, and killed the process.)
+ * Sheds a share of this scope's requests with 503 OVERLOADED, before any work is done for them, while
+ * requests wait too long for the event loop (see src/shedder.ts). The wait is measured by a probe timer:
+ * how late it fires is how long a request arriving at that moment waited for the loop. (Not
+ * monitorEventLoopDelay: it records the interval between its firings and drops the first one after a
+ * reset, so a stall right after a reset goes unseen.)
  */
 export default fp(
   async function loadShedding (app: FastifyInstance, options: LoadSheddingOptions) {
-    const { maxEventLoopDelayMs, maxEventLoopUtilization, sampleIntervalMs } = options
-    if (maxEventLoopDelayMs === 0 && maxEventLoopUtilization === 0) return
-    const delays = monitorEventLoopDelay({ resolution: 10 })
-    delays.enable()
-    let utilizationMark = performance.eventLoopUtilization()
-    let sampledAt = performance.now()
-    let overloaded = false
-
-    app.addHook('onClose', async () => delays.disable())
-    app.addHook('onRequest', async () => {
+    const { targetDelayMs, intervalMs, metrics } = options
+    if (targetDelayMs === 0) return
+    const shedder = createShedder({
+      targetDelayMs,
+      intervalMs,
+      onInterval: ({ delayMs, probability }) => {
+        metrics.queueDelay.set(delayMs / 1000)
+        metrics.shedProbability.set(probability)
+      }
+    })
+    let due = performance.now() + PROBE_MS
+    let timer: NodeJS.Timeout
+    const probe = () => {
       const now = performance.now()
-      if (now - sampledAt >= sampleIntervalMs) {
-        const mark = performance.eventLoopUtilization()
-        const utilization = performance.eventLoopUtilization(mark, utilizationMark).utilization
-        // NaN when nothing was recorded yet, which compares as not overloaded.
-        const delayMs = delays.mean / 1e6
-        overloaded =
-          (maxEventLoopDelayMs > 0 && delayMs > maxEventLoopDelayMs) ||
-          (maxEventLoopUtilization > 0 && utilization > maxEventLoopUtilization)
-        delays.reset()
-        utilizationMark = mark
-        sampledAt = now
-      }
-      if (overloaded) {
-        options.onShed?.()
-        throw brokerError('OVERLOADED', { retryAfterSeconds: 1 })
-      }
+      shedder.observe(now, now - due)
+      due = now + PROBE_MS
+      timer = setTimeout(probe, PROBE_MS).unref()
+    }
+    timer = setTimeout(probe, PROBE_MS).unref()
+
+    app.addHook('onClose', async () => clearTimeout(timer))
+    app.addHook('onRequest', async () => {
+      if (!shedder.shed()) return
+      metrics.shed.inc()
+      throw brokerError('OVERLOADED', { retryAfterSeconds: 1 })
     })
   },
   { name: 'load-shedding' }

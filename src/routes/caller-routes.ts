@@ -24,7 +24,7 @@ export interface CallerRoutesOptions {
   /** With Redis, rate limits hold across the fleet (and each replica's own while Redis is down). */
   rateLimitRedis: Redis | undefined
   auditor: Auditor
-  metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife' | 'shed'>
+  metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife'>
   overload: LoadSheddingOptions
   clock: Clock
 }
@@ -37,7 +37,7 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
   const { account, policy, tokens } = options
 
   // Shed load before doing work when the event loop is saturated; health checks are outside this scope.
-  await app.register(loadShedding, { ...options.overload, onShed: () => options.metrics.shed.inc() })
+  await app.register(loadShedding, options.overload)
   await app.register(auditTrail, {
     auditor: options.auditor,
     account,

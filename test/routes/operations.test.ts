@@ -127,57 +127,16 @@ t.test('the app reloads its policy file on change and on demand, and counts the 
   t.match((await request({ url: '/metrics' })).body, /vi_broker_policy_reloads_total\{result="rejected"\} [1-9]/)
 })
 
-t.test('a saturated event loop sheds token requests with 503 OVERLOADED; health checks still answer', async (t) => {
-  const { request } = await build(t, {
-    policy: POLICY,
-    env: { OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.5', OVERLOAD_SAMPLE_INTERVAL_MS: '100' }
-  })
-  const token = await callerToken('other-bff')
-  t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200, 'not overloaded at first')
-  const until = Date.now() + 300
-  while (Date.now() < until) {
-    // Keep the event loop busy, as a CPU-starved process would be.
-  }
-  const shed = await request({ url: '/tokens/video/abc', token })
-  t.equal(shed.statusCode, 503)
-  t.equal(shed.json().error.code, 'OVERLOADED')
-  t.equal(shed.headers['retry-after'], '1')
-  t.equal((await request({ url: '/healthz' })).statusCode, 200)
-  t.match((await request({ url: '/metrics' })).body, /vi_broker_requests_shed_total [1-9]/, 'each shed request is counted')
-})
-
-t.test('a saturated event loop by delay, and recovery once it calms down', async (t) => {
-  const { request } = await build(t, {
-    policy: POLICY,
-    env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20', OVERLOAD_SAMPLE_INTERVAL_MS: '100' }
-  })
-  const token = await callerToken('other-bff')
-  const blockUntil = Date.now() + 400
-  // A timer due during the block is delayed by it, which the event-loop delay histogram records.
-  await new Promise<void>((resolve) => {
-    setTimeout(resolve, 150)
-    while (Date.now() < blockUntil) {
-      // busy
-    }
-  })
-  t.equal((await request({ url: '/tokens/video/abc', token })).json().error?.code, 'OVERLOADED')
-  await new Promise((resolve) => setTimeout(resolve, 250))
-  t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200, 'served again once the loop is calm')
-})
-
 t.test('load shedding can be turned off', async (t) => {
-  const { request } = await build(t, {
-    policy: POLICY,
-    env: {
-      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
-      OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
-      OVERLOAD_SAMPLE_INTERVAL_MS: '10'
-    }
-  })
+  const { request } = await build(t, { policy: POLICY, env: { OVERLOAD_TARGET_DELAY_MS: '0' } })
   const token = await callerToken('other-bff')
-  const until = Date.now() + 300
-  while (Date.now() < until) {
-    // busy
+  for (let i = 0; i < 5; i++) {
+    const until = Date.now() + 150
+    while (Date.now() < until) {
+      // A blocked loop, which would shed with shedding on.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 15))
   }
   t.equal((await request({ url: '/tokens/video/abc', token })).statusCode, 200)
+  t.notMatch((await request({ url: '/metrics' })).body, /vi_broker_requests_shed_total [1-9]/)
 })

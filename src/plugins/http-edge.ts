@@ -1,0 +1,48 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { brokerError } from '../errors.js'
+
+/** Headers the broker reads; Node drops any beyond its limit unseen, so a request with more is refused. */
+export const MAX_HEADERS = 100
+/** How often Node enforces the header and request timeouts (30 s by default, which lets a trickle last 45 s). */
+const TIMEOUT_CHECK_MS = 1_000
+
+/**
+ * What the broker accepts before any route runs. Every header of a request is seen (so none, such as a
+ * second Authorization, can hide past Node's limit); no GET or DELETE carries a body (the API takes none,
+ * and a declared body is a way to hold a socket); headers arrive within the timeout; and a client that has not
+ * authenticated keeps no connection after it is refused.
+ */
+export default fp(
+  async function httpEdge (app: FastifyInstance, options: { headersTimeoutMs: number }) {
+    const server = app.server
+    server.maxHeadersCount = MAX_HEADERS
+    server.headersTimeout = Math.min(options.headersTimeoutMs, server.requestTimeout)
+    // Read when the server starts listening; @types/node knows it only as a createServer option.
+    Object.assign(server, { connectionsCheckingInterval: TIMEOUT_CHECK_MS })
+
+    app.addHook('onRequest', async (request, reply) => {
+      // Node keeps a few headers past its limit, so more than the limit means some may be missing.
+      if (request.raw.rawHeaders.length / 2 > MAX_HEADERS) {
+        reply.header('connection', 'close')
+        throw brokerError('HEADERS_TOO_LARGE')
+      }
+      // Other methods have no route: they get 404, and the connection is closed with it (onSend below).
+      if ((request.method === 'GET' || request.method === 'DELETE') && declaresBody(request.headers)) {
+        // Answered before the body is read; closing the connection drops whatever of it is still coming.
+        reply.header('connection', 'close')
+        throw brokerError('BODY_NOT_ALLOWED')
+      }
+    })
+    app.addHook('onSend', async (request, reply) => {
+      if (reply.statusCode >= 400 && !request.caller) reply.header('connection', 'close')
+    })
+  },
+  { name: 'http-edge', dependencies: ['authenticate'] }
+)
+
+function declaresBody (headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length']
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
