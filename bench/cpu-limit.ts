@@ -7,6 +7,8 @@ import { cpus } from 'node:os'
 
 const CPU_CGROUP = '/sys/fs/cgroup/cpu'
 const NEIGHBOURS = 4
+// Ten times the default weight: on a busy machine the process still gets its quota (which caps it anyway).
+const CPU_SHARES = 10_240
 
 export type CpuLimitMethod = 'cgroup' | 'neighbours'
 
@@ -34,6 +36,7 @@ function cgroupLimit (pid: number, quotaUs: number, periodUs: number): CpuLimit 
   try {
     writeFileSync(`${dir}/cpu.cfs_period_us`, String(periodUs))
     writeFileSync(`${dir}/cpu.cfs_quota_us`, String(quotaUs))
+    writeFileSync(`${dir}/cpu.shares`, String(CPU_SHARES))
     writeFileSync(`${dir}/cgroup.procs`, String(pid))
   } catch (error) {
     rmdirSync(dir)
@@ -43,7 +46,7 @@ function cgroupLimit (pid: number, quotaUs: number, periodUs: number): CpuLimit 
     method: 'cgroup',
     detail:
       `cgroup v1 ${dir}: cpu.cfs_quota_us ${quotaUs} per cpu.cfs_period_us ${periodUs} ` +
-      `(${Math.round((100 * quotaUs) / periodUs)} % of one core)`,
+      `(${Math.round((100 * quotaUs) / periodUs)} % of one core), cpu.shares ${CPU_SHARES}`,
     async release () {
       try {
         writeFileSync(`${home}/cgroup.procs`, String(pid))

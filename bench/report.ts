@@ -168,7 +168,17 @@ function overloadRows (r: BenchResults): Row[] {
       `2xx p50 ${rate.p50Ms} ms, p99 ${rate.p99Ms} ms; shed ${percent(rate.shedShare)}` +
         (Object.keys(rate.otherStatuses).length > 0 ? `; other: ${counts(rate.otherStatuses)}` : '') +
         (rate.errors + rate.unanswered > 0 ? `; ${rate.errors} errors, ${rate.unanswered} unanswered` : '')
-    ])
+    ]),
+    ...(x.closedLoopAfter
+      ? [
+          [
+            '6. overload',
+            `closed loop, ${x.closedLoopAfter.connections} connections, again after the open loops`,
+            `${x.closedLoopAfter.goodputPerSecond} 2xx/s`,
+            `${round(x.closedLoopAfter.goodputPerSecond / x.capacityPerSecond)} × capacity: the drift meanwhile`
+          ] satisfies Row
+        ]
+      : [])
   ]
 }
 
