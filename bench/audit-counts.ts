@@ -1,5 +1,6 @@
 // Reads a broker's log file back: its audit records, by cache outcome and status.
 import { existsSync, readFileSync } from 'node:fs'
+import { tally } from './common.js'
 
 export interface AuditCounts {
   records: number
@@ -27,9 +28,8 @@ export function auditCounts (file: string): AuditCounts {
     counts.records++
     if (record.cache) counts[record.cache]++
     if (record.status !== 200) {
-      const code = record.code ?? String(record.status)
       counts.non200++
-      counts.codes[code] = (counts.codes[code] ?? 0) + 1
+      tally(counts.codes, record.code ?? String(record.status))
     }
   }
   return counts

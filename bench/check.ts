@@ -1,4 +1,5 @@
-// The smoke's only assertion: every part asked for ran, every figure is a finite number, and the load got 200s.
+// The smoke's only assertion: every part asked for ran, every figure is a finite number, and the load got
+// 200s. The broker's own non-200 answers are a target (bench/report.ts), not a failure of the run.
 import type { BenchResults, PartResults } from './results.js'
 
 /** The --parts names and the key each part's figures are stored under. */
@@ -7,7 +8,8 @@ export const PART_KEYS = {
   miss: 'missPath',
   upstream: 'upstream',
   memory: 'memory',
-  cold: 'coldStart'
+  cold: 'coldStart',
+  overload: 'overload'
 } as const satisfies Record<string, keyof PartResults>
 
 export type PartName = keyof typeof PART_KEYS
@@ -26,13 +28,17 @@ export function check (r: BenchResults, parts: PartName[]): string[] {
   }
   for (const hot of r.hotPath ?? []) {
     for (const [key, x] of [['bare', hot.bare], ['bareJwt', hot.bareJwt], ['broker', hot.broker]] as const) {
-      if (!(x.rps > 0)) problems.push(`hotPath ${hot.auth} ${key}: no requests`)
-      if (x.non2xx > 0) problems.push(`hotPath ${hot.auth} ${key}: ${x.non2xx} non-2xx answers or errors`)
+      if (!(x.goodput > 0)) problems.push(`hotPath ${hot.auth} ${key}: no 2xx answers`)
+    }
+    for (const [key, x] of [['bare', hot.bare], ['bareJwt', hot.bareJwt]] as const) {
+      if (x.non2xx > 0) problems.push(`hotPath ${hot.auth} baseline ${key}: ${x.non2xx} non-2xx answers or errors`)
     }
   }
   for (const x of r.upstream ?? []) {
+    // Answers other than 200 (shed, on a busy machine) are shown beside the figures, not a failure.
     if (!(x.armCalls > 0 && x.ideal > 0)) problems.push('upstream: no ARM calls or no ideal')
-    if (x.non2xx > 0) problems.push(`upstream: ${x.non2xx} non-2xx answers or errors`)
   }
+  // A rate that is shed entirely is a result (a target not met), but no 2xx in any closed loop is a broken run.
+  if (r.overload && !(r.overload.capacityPerSecond > 0)) problems.push('overload: no 2xx in any closed loop')
   return problems
 }

@@ -113,6 +113,11 @@ export function median (values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
+/** Adds `n` to counts[key]. */
+export function tally (counts: Record<string, number>, key: string, n = 1): void {
+  counts[key] = (counts[key] ?? 0) + n
+}
+
 export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits
 export const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
 

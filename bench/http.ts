@@ -35,6 +35,8 @@ export interface LoadResult {
   requests: number
   non2xx: number
   errors: number
+  /** Answers by status code. */
+  statuses: Record<string, number>
   bytesPerResponse: number
 }
 
@@ -55,6 +57,7 @@ export async function load (url: string, token: string, durationS: number, conne
     requests: result.requests.total,
     non2xx: result.non2xx,
     errors: result.errors,
+    statuses: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, x]) => [code, x.count ?? 0])),
     bytesPerResponse: result.throughput.total / Math.max(1, result.requests.total)
   }
 }

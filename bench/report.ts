@@ -1,15 +1,47 @@
 // The run's report: its targets, met or not, and the table printed at the end (and copied into the docs).
+import { round } from './common.js'
 import type { BenchResults, Target } from './results.js'
 
-export function targets (r: BenchResults): Target[] {
-  const list: Target[] = []
-  for (const hot of r.hotPath ?? []) {
-    list.push({
-      target: `cache-hit throughput ≥ 0.80 × baseline (b), ${hot.auth}`,
+const percent = (share: number) => `${round(share * 100, 1)} %`
+const counts = (statuses: Record<string, number>) =>
+  Object.entries(statuses)
+    .map(([status, count]) => `${count} × ${status}`)
+    .join(', ')
+
+function hotTargets (r: BenchResults): Target[] {
+  return (r.hotPath ?? []).flatMap((hot) => [
+    {
+      target: `hot path, ${hot.connections} connections, ${hot.auth}: 0 answers other than 200`,
+      measured: hot.broker.non2xx === 0 ? '0' : `${hot.broker.non2xx} (${counts(hot.broker.statuses)})`,
+      met: hot.broker.non2xx === 0
+    },
+    {
+      target: `hot path goodput ≥ 1.0 × baseline (b), ${hot.auth}`,
       measured: `${hot.brokerOverBareJwt}`,
-      met: hot.brokerOverBareJwt >= 0.8
-    })
-  }
+      met: hot.brokerOverBareJwt >= 1
+    }
+  ])
+}
+
+function overloadTargets (r: BenchResults): Target[] {
+  return (r.overload?.rates ?? [])
+    .filter((x) => x.multiple >= 2)
+    .flatMap((x) => [
+      {
+        target: `overload ${x.multiple}× capacity: goodput ≥ 0.9 × capacity`,
+        measured: `${x.goodputOverCapacity}`,
+        met: x.goodputOverCapacity >= 0.9
+      },
+      {
+        target: `overload ${x.multiple}× capacity: p99 of the 2xx answers < 250 ms`,
+        measured: `${x.p99Ms} ms`,
+        met: x.p99Ms < 250
+      }
+    ])
+}
+
+export function targets (r: BenchResults): Target[] {
+  const list: Target[] = hotTargets(r)
   if (r.missPath) {
     const p50 = r.missPath.overheadOverFixedLatency.p50Ms
     list.push({ target: 'miss overhead p50 ≤ 2 ms', measured: `${p50} ms`, met: p50 <= 2 })
@@ -18,7 +50,7 @@ export function targets (r: BenchResults): Target[] {
   if (primary) {
     list.push({
       target: 'ARM calls ÷ ideal ≤ 1.05 (default config)',
-      measured: `${primary.armOverIdeal}`,
+      measured: `${primary.armOverIdeal}` + (primary.non2xx > 0 ? ` (${primary.non2xx} answers not 200)` : ''),
       met: primary.armOverIdeal <= 1.05
     })
   }
@@ -37,7 +69,7 @@ export function targets (r: BenchResults): Target[] {
       met: shipped.medianMs < 500
     })
   }
-  return list
+  return [...list, ...overloadTargets(r)]
 }
 
 type Row = [part: string, measure: string, result: string, detail: string]
@@ -51,12 +83,12 @@ function hotRows (r: BenchResults): Row[] {
     ] as const).map(([label, x]): Row => [
       `1. hot path, ${hot.auth}`,
       label,
-      `${x.rps} req/s`,
-      `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`
+      `${x.goodput} 2xx/s`,
+      `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms` + (x.non2xx > 0 ? `; ${counts(x.statuses)}` : '')
     ]),
     [
       `1. hot path, ${hot.auth}`,
-      'broker / (a), broker / (b)',
+      `goodput broker / (a), broker / (b), ${hot.connections} connections`,
       `${hot.brokerOverBare}, ${hot.brokerOverBareJwt}`,
       `median of ${hot.broker.rounds.length} alternating rounds`
     ]
@@ -96,7 +128,8 @@ function otherRows (r: BenchResults): Row[] {
       `3. upstream, refresh-ahead ${x.refreshAheadSeconds} s`,
       `${x.requests} req/day, ${x.armCalls} ARM calls, ideal ${x.ideal}`,
       `ARM ÷ ideal ${x.armOverIdeal}`,
-      `no cache ${x.noCacheOverIdeal}; ÷ on-demand optimum ${x.armOverOptimum}`
+      `no cache ${x.noCacheOverIdeal}; ÷ on-demand optimum ${x.armOverOptimum}` +
+        (x.non2xx > 0 ? `; ${x.non2xx} answers not 200 (${counts(x.errorCodes)})` : '')
     ])
   }
   for (const x of [...(r.memory?.sizes ?? []), ...(r.memory ? [r.memory.bound] : [])]) {
@@ -118,9 +151,40 @@ function otherRows (r: BenchResults): Row[] {
   return rows
 }
 
+function overloadRows (r: BenchResults): Row[] {
+  const x = r.overload
+  if (!x) return []
+  return [
+    ...x.closedLoops.map((c): Row => [
+      '6. overload',
+      `closed loop, ${c.connections} connections (${x.runner}, CPU limited by ${x.cpuLimit.method})`,
+      `${c.goodputPerSecond} 2xx/s` + (c.goodputPerSecond === x.capacityPerSecond ? ' = capacity' : ''),
+      `p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms, ${percent(c.non2xxShare)} not 2xx`
+    ]),
+    ...x.rates.map((rate): Row => [
+      '6. overload',
+      `open loop ${rate.multiple}× capacity: ${rate.offeredPerSecond} req/s, ${rate.connections} connections`,
+      `${rate.goodputPerSecond} 2xx/s (${rate.goodputOverCapacity} × capacity)`,
+      `2xx p50 ${rate.p50Ms} ms, p99 ${rate.p99Ms} ms; shed ${percent(rate.shedShare)}` +
+        (Object.keys(rate.otherStatuses).length > 0 ? `; other: ${counts(rate.otherStatuses)}` : '') +
+        (rate.errors + rate.unanswered > 0 ? `; ${rate.errors} errors, ${rate.unanswered} unanswered` : '')
+    ]),
+    ...(x.closedLoopAfter
+      ? [
+          [
+            '6. overload',
+            `closed loop, ${x.closedLoopAfter.connections} connections, again after the open loops`,
+            `${x.closedLoopAfter.goodputPerSecond} 2xx/s`,
+            `${round(x.closedLoopAfter.goodputPerSecond / x.capacityPerSecond)} × capacity: the drift meanwhile`
+          ] satisfies Row
+        ]
+      : [])
+  ]
+}
+
 export function table (r: BenchResults): string {
   const m = r.machine
-  const rows = [...hotRows(r), ...missRows(r), ...otherRows(r)]
+  const rows = [...hotRows(r), ...missRows(r), ...otherRows(r), ...overloadRows(r)]
   return [
     `vi-token-broker bench (${r.mode}), ${m.nproc} × ${m.cpu}, Node ${m.node}, ${r.date}`,
     '',
@@ -130,6 +194,7 @@ export function table (r: BenchResults): string {
     '',
     '| Target | Measured | Met |',
     '| --- | --- | --- |',
-    ...(r.targets ?? []).map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : 'no'} |`)
+    ...(r.targets ?? []).map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : 'no'} |`),
+    ...(r.overload ? ['', `Overload CPU limit: ${r.overload.cpuLimit.detail}.`] : [])
   ].join('\n')
 }

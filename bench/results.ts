@@ -3,6 +3,8 @@ import type { ColdStartResult } from './parts/cold-start.js'
 import type { HotPathResult } from './parts/hot.js'
 import type { MemoryResult } from './parts/memory.js'
 import type { MissPathResult } from './parts/miss.js'
+import type { OverloadResult } from './parts/overload.js'
+import type { CpuLimitMethod } from './cpu-limit.js'
 import type { UpstreamResult } from './parts/upstream.js'
 
 export interface BenchContext {
@@ -10,6 +12,8 @@ export interface BenchContext {
   smoke: boolean
   /** A scratch directory for log files, removed after the run. */
   work: string
+  /** How the overload part limits the broker's CPU (`neighbours` tries no cgroup). */
+  cpuLimit: CpuLimitMethod
 }
 
 /** Each part's figures, under its key in bench/results.json; a part that did not run is absent. */
@@ -19,6 +23,7 @@ export interface PartResults {
   upstream: UpstreamResult[]
   memory: MemoryResult
   coldStart: ColdStartResult[]
+  overload: OverloadResult
 }
 
 export interface Target {

@@ -1,16 +1,19 @@
 // npm run bench        : the full benchmark (under 5 minutes on 2 cores); prints a table, writes bench/results.json
 // npm run bench:smoke  : a few seconds per part, for CI; asserts only that every figure came out as a number
-// Options: --smoke, --out=<file>, --parts=hot,miss,upstream,memory,cold (each part is a file in bench/parts/)
+// Options: --smoke, --out=<file>, --parts=hot,miss,upstream,memory,cold,overload (each a file in bench/parts/),
+//          --cpu-limit=cgroup|neighbours (how the overload part makes the broker the bottleneck)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { check, PART_KEYS, type PartName } from './check.js'
+import type { CpuLimitMethod } from './cpu-limit.js'
 import { round } from './common.js'
 import { coldStart } from './parts/cold-start.js'
 import { hotPath } from './parts/hot.js'
 import { memory } from './parts/memory.js'
 import { missPath } from './parts/miss.js'
+import { overload } from './parts/overload.js'
 import { upstream } from './parts/upstream.js'
 import { table, targets } from './report.js'
 import type { BenchContext, BenchResults, PartResults } from './results.js'
@@ -22,19 +25,24 @@ const RUNNERS: Runners = {
   miss: missPath,
   upstream,
   memory,
-  cold: coldStart
+  cold: coldStart,
+  overload
 }
 
 const isPart = (name: string): name is PartName => name in RUNNERS
+const isCpuLimit = (name: string): name is CpuLimitMethod => name === 'cgroup' || name === 'neighbours'
 
 function options () {
   const { values } = parseArgs({
     options: {
       smoke: { type: 'boolean', default: false },
       out: { type: 'string' },
-      parts: { type: 'string', default: Object.keys(RUNNERS).join(',') }
+      parts: { type: 'string', default: Object.keys(RUNNERS).join(',') },
+      'cpu-limit': { type: 'string', default: 'cgroup' }
     }
   })
+  const cpuLimit = values['cpu-limit']
+  if (!isCpuLimit(cpuLimit)) throw new Error(`--cpu-limit is cgroup or neighbours, not ${cpuLimit}`)
   const names = values.parts.split(',').filter((name) => name !== '')
   const unknown = names.filter((name) => !isPart(name))
   if (unknown.length > 0) {
@@ -42,7 +50,7 @@ function options () {
   }
   const out =
     values.out ?? (values.smoke ? join(tmpdir(), 'vi-token-broker-bench-smoke.json') : join(ROOT, 'bench/results.json'))
-  return { smoke: values.smoke, out, parts: names.filter(isPart) }
+  return { smoke: values.smoke, out, parts: names.filter(isPart), cpuLimit }
 }
 
 /** Runs one part and stores its figures under its key. */
@@ -52,7 +60,7 @@ async function runPart<P extends PartName> (part: P, context: BenchContext, resu
 }
 
 async function main (): Promise<void> {
-  const { smoke, out, parts } = options()
+  const { smoke, out, parts, cpuLimit } = options()
   const started = performance.now()
   const results: BenchResults = {
     mode: smoke ? 'smoke' : 'full',
@@ -65,7 +73,7 @@ async function main (): Promise<void> {
       freeMemoryGiBAtStart: round(freemem() / 2 ** 30, 1)
     }
   }
-  const context: BenchContext = { smoke, work: mkdtempSync(join(tmpdir(), 'vi-bench-')) }
+  const context: BenchContext = { smoke, cpuLimit, work: mkdtempSync(join(tmpdir(), 'vi-bench-')) }
   try {
     for (const part of parts) await runPart(part, context, results)
   } finally {

@@ -1,15 +1,12 @@
 // Part 5, cold start: from spawn() to the first 200 from /readyz, for the bundle and the unbundled build.
-import { execFile } from 'node:child_process'
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { freePort, startBrokerProcess } from '../../scripts/broker-process.js'
 import { startEmulator, type Emulator } from '../../src/emulator/emulator.js'
 import { AUDIT_HMAC_KEY, benchPolicy, log, median, NO_PROXY_ENV, round } from '../common.js'
+import { serverCommands } from '../build.js'
 import type { BenchContext } from '../results.js'
-import { ROOT } from '../server-ipc.js'
 
-const execFileAsync = promisify(execFile)
 const settings = (smoke: boolean) => ({ runs: smoke ? 1 : 5 })
 
 export interface ColdStartResult {
@@ -18,38 +15,6 @@ export interface ColdStartResult {
   medianMs: number
   maxMs: number
   runs: number[]
-}
-
-function newestMtime (dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-/**
- * What is timed: `node dist/server.bundle.js` (what `npm start` and the image run) and, for comparison,
- * the unbundled tsc output `node dist/server.js`; both are built first when older than src/. If the
- * build fails, `node --import tsx src/server.ts` is timed instead.
- */
-async function serverCommands (): Promise<Array<{ args: string[]; runner: string }>> {
-  const entries = ['dist/server.bundle.js', 'dist/server.js'].map((entry) => join(ROOT, entry))
-  const newestSource = newestMtime(join(ROOT, 'src'))
-  const fresh = () => entries.every((entry) => existsSync(entry) && statSync(entry).mtimeMs >= newestSource)
-  if (!fresh()) {
-    log('dist/ is older than src/: npm run build')
-    try {
-      await execFileAsync('npm', ['run', 'build'], { cwd: ROOT, timeout: 120_000 })
-    } catch (error) {
-      log(`build failed, timing src/server.ts through tsx instead: ${(error as Error).message.split('\n')[0]}`)
-    }
-  }
-  if (!fresh()) {
-    return [{ args: ['--import', 'tsx', join(ROOT, 'src/server.ts')], runner: 'node --import tsx src/server.ts' }]
-  }
-  return entries.map((entry) => ({ args: [entry], runner: `node ${entry.slice(ROOT.length)}` }))
 }
 
 async function coldStartOnce (args: string[], env: Record<string, string>): Promise<number> {
