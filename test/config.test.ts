@@ -63,10 +63,11 @@ t.test('defaults', async (t) => {
     auth: {
       mode: 'hs256',
       secret: { value: SECRET },
-      issuer: MINIMAL.AUTH_ISSUER,
-      audience: MINIMAL.AUTH_AUDIENCE,
+      issuers: [MINIMAL.AUTH_ISSUER],
+      audiences: [MINIMAL.AUTH_AUDIENCE],
       callerClaims: ['azp', 'appid', 'sub'],
-      clockSkewSeconds: 60
+      clockSkewSeconds: 60,
+      maxLifetimeSeconds: 86_400
     },
     identity: { kind: 'managed' },
     policyFile: MINIMAL.POLICY_FILE,
@@ -273,10 +274,11 @@ t.test('exactly one auth mode', async (t) => {
       jwksUri: 'https://login.example/keys',
       jwksTimeoutMs: 1500,
       jwksCooldownMs: 0,
-      issuer: MINIMAL.AUTH_ISSUER,
-      audience: MINIMAL.AUTH_AUDIENCE,
+      issuers: [MINIMAL.AUTH_ISSUER],
+      audiences: [MINIMAL.AUTH_AUDIENCE],
       callerClaims: ['azp', 'appid', 'sub'],
-      clockSkewSeconds: 60
+      clockSkewSeconds: 60,
+      maxLifetimeSeconds: 86_400
     })
     t.notOk('secret' in auth, 'no secret in JWKS mode')
   })
