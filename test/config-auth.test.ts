@@ -1,6 +1,7 @@
 // The caller-authentication variables: comma lists, Entra mode, the lifetime bound (src/config/auth.ts).
 import t, { type Test } from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { thrownMessage } from './support/thrown.js'
 
 const TENANT = '72F988BF-86F1-41AF-91AB-2D7CD011DB47'
 const tenant = TENANT.toLowerCase()
@@ -23,16 +24,7 @@ const HS256 = {
 
 type Env = Record<string, string | undefined>
 
-function failure (t: Test, env: Env): string {
-  try {
-    loadConfig(env)
-  } catch (error) {
-    t.type(error, ConfigError, 'throws a ConfigError')
-    return (error as Error).message
-  }
-  t.fail(`expected ${JSON.stringify(env)} to be rejected`)
-  return ''
-}
+const failure = (t: Test, env: Env) => thrownMessage(t, () => loadConfig(env), ConfigError)
 
 t.test('Entra mode derives the keys, both issuers and the tenant from AUTH_ENTRA_TENANT_ID', async (t) => {
   t.same(loadConfig(ENTRA).auth, {

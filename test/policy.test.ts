@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createPolicy, DEFAULT_RATE_LIMIT, loadPolicyFile, PolicyError } from '../src/policy.js'
+import { thrownMessage } from './support/thrown.js'
 
 const POLICY = {
   callers: {
@@ -12,14 +13,7 @@ const POLICY = {
 
 /** The PolicyError message createPolicy throws for this document (fails the test if it is accepted). */
 function rejection (t: Test, document: unknown): string {
-  try {
-    createPolicy(document)
-  } catch (error) {
-    t.type(error, PolicyError, 'throws a PolicyError')
-    return (error as Error).message
-  }
-  t.fail('expected the policy to be rejected')
-  return ''
+  return thrownMessage(t, () => createPolicy(document), PolicyError)
 }
 
 /** Writes a policy file in a fresh test directory and returns its path. */
