@@ -56,6 +56,17 @@ t.test('a fixed identity header, and the caller JWKS over HTTPS', async (t) => {
   t.same(response.json(), await (await fetch(emulator.jwksUri)).json(), 'the same keys as over HTTP')
 })
 
+t.test('a fixed tenant and authority, as compose sets them: the tenant keys over HTTPS too', async (t) => {
+  const tenantId = '8c406f87-77ac-4ebb-a401-e8562450630e'
+  const emulator = await startTestEmulator(t, { tenantId, authorityHost: 'https://emulator:8443/' })
+  t.equal(emulator.authorityHost, 'https://emulator:8443')
+  t.equal(emulator.issuer, `https://emulator:8443/${tenantId}/v2.0`)
+  const overHttps = await send(`${emulator.armEndpoint}/${tenantId}/discovery/v2.0/keys`, { ca: emulator.caCertPem })
+  const overHttp = await send(`${emulator.adminUrl.replace(/\/admin$/, '')}/${tenantId}/discovery/v2.0/keys`)
+  t.equal(overHttps.status, 200)
+  t.same(overHttps.json(), overHttp.json(), 'the same keys on both servers')
+})
+
 t.test('IPv6 loopback', async (t) => {
   const emulator = await startTestEmulator(t, { host: '::1' })
   t.match(emulator.armEndpoint, /^https:\/\/\[::1\]:\d+$/)
