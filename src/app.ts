@@ -106,7 +106,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => secrets.close())
   const auth =
     config.auth.mode === 'hs256' ? { ...config.auth, secret: secrets.jwtSecret as () => string } : config.auth
-  await app.register(authenticate, { auth })
+  await app.register(authenticate, { auth, clock })
   await app.register(httpEdge, { headersTimeoutMs: config.headersTimeoutMs })
 
   const policyStore = createPolicyStore({

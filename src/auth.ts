@@ -1,90 +1,132 @@
-import { KeyObject } from 'node:crypto'
-import type { FastifyJWTOptions, TokenOrHeader } from '@fastify/jwt'
-import type { FastifyRequest } from 'fastify'
-import { createRemoteJWKSet, type CryptoKey, type JWSHeaderParameters } from 'jose'
+import { webcrypto } from 'node:crypto'
+import {
+  createRemoteJWKSet,
+  jwtVerify,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JWSHeaderParameters,
+  type JWTVerifyOptions
+} from 'jose'
+import { authError, callerIdFrom, checkClaims, rolesFrom, type AuthReason } from './auth-claims.js'
+import type { Clock } from './clock.js'
 import type { AuthConfig } from './config.js'
 import { brokerError, isBrokerError, type BrokerError } from './errors.js'
-import { MAX_CALLER_ID_LENGTH } from './scope.js'
 
-interface DecodedToken {
-  header: JWSHeaderParameters
+export { AUTH_REASONS, callerIdFrom, type AuthReason } from './auth-claims.js'
+
+/** Who a verified token speaks for, and until when (epoch ms). */
+export interface VerifiedCaller {
+  caller: string
+  roles: readonly string[]
+  expiresAt: number
 }
 
+/** Verifies a bearer token and names its caller; rejects with a catalogue error that carries a reason. */
+export type CallerVerifier = (token: string) => Promise<VerifiedCaller>
+
+type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>
+
 /**
- * The @fastify/jwt options for the configured mode: pinned algorithm, issuer, audience, required exp.
- * The HS256 secret is read per verification, so a new AUTH_JWT_SECRET_FILE takes effect at once.
+ * The verifier for the configured mode: one pinned algorithm, the issuers and audiences from the config,
+ * exp required, iat/nbf/exp NumericDates (jose checks those), then the tenant, the lifetime and the caller claim.
  */
-export function jwtOptions (auth: AuthConfig<() => string>): FastifyJWTOptions {
-  const algorithm = auth.mode === 'jwks' ? 'RS256' : 'HS256'
-  return {
-    secret: auth.mode === 'jwks' ? jwksKeyResolver(auth) : async () => auth.secret(),
-    decode: { complete: true },
-    verify: {
-      algorithms: [algorithm],
-      allowedIss: auth.issuer,
-      allowedAud: auth.audience,
-      requiredClaims: ['exp'],
-      clockTolerance: auth.clockSkewSeconds * 1000,
-      cache: true
+/** The HS256 secret is a getter, read per verification, so a new AUTH_JWT_SECRET_FILE takes effect at once. */
+export type VerifierAuth = AuthConfig<() => string>
+
+export function createCallerVerifier (auth: VerifierAuth, clock: Clock): CallerVerifier {
+  const key = auth.mode === 'hs256' ? secretKey(auth.secret) : jwksKeyResolver(auth)
+  const options: JWTVerifyOptions = {
+    algorithms: [auth.mode === 'hs256' ? 'HS256' : 'RS256'],
+    issuer: auth.issuers,
+    audience: auth.audiences,
+    requiredClaims: ['exp'],
+    clockTolerance: auth.clockSkewSeconds
+  }
+  return async (token) => {
+    const now = clock.now()
+    let claims
+    try {
+      ;({ payload: claims } = await jwtVerify(token, key, { ...options, currentDate: new Date(now) }))
+    } catch (error) {
+      throw toAuthError(error)
+    }
+    checkClaims(claims, auth, Math.floor(now / 1000))
+    return {
+      caller: callerIdFrom(claims, auth.callerClaims),
+      roles: rolesFrom(claims),
+      expiresAt: (claims.exp as number) * 1000
     }
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header; anything else is no bearer token at all. */
+export function bearerToken (authorization: string | undefined): string {
+  if (authorization === undefined || !/^Bearer\s/i.test(authorization)) throw authError('AUTH_REQUIRED', 'missing')
+  const parts = authorization.split(' ')
+  if (parts.length !== 2 || parts[1] === '') throw authError('AUTH_INVALID', 'malformed')
+  return parts[1] as string
+}
+
+// The HMAC key is imported once per secret, rather than once per token.
+function secretKey (secret: () => string): KeyResolver {
+  let current: { secret: string; key: Promise<CryptoKey> } | undefined
+  return () => {
+    const value = secret()
+    if (current?.secret !== value) {
+      const bytes = new TextEncoder().encode(value)
+      const key = webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+      current = { secret: value, key: key as Promise<CryptoKey> }
+    }
+    return current.key
+  }
+}
+
 /**
- * Resolves the verification key from the JWKS by the token's kid. jose bounds the fetch with a
- * timeout, shares one in-flight fetch, and refetches for an unknown kid at most once per cooldown.
- * The key is handed to fast-jwt as PEM, which lets @fastify/jwt reuse one verifier (and its cache) per key.
+ * Resolves the verification key from the JWKS by the token's kid. jose checks the algorithm before asking,
+ * bounds the fetch with a timeout, shares one in-flight fetch, and refetches for an unknown kid at most
+ * once per cooldown.
  */
-function jwksKeyResolver (auth: Extract<AuthConfig, { mode: 'jwks' }>) {
+function jwksKeyResolver (auth: Extract<VerifierAuth, { jwksUri: string }>): KeyResolver {
   const jwks = createRemoteJWKSet(new URL(auth.jwksUri), {
     timeoutDuration: auth.jwksTimeoutMs,
     cooldownDuration: auth.jwksCooldownMs
   })
-  const pemByKey = new WeakMap<CryptoKey, string>()
-  return async (_request: FastifyRequest, token: TokenOrHeader): Promise<string> => {
-    const { header } = token as DecodedToken
-    // Never fetch keys for a token that could not pass anyway.
-    if (header.alg !== 'RS256') throw brokerError('AUTH_INVALID')
-    let key: CryptoKey
+  return async (header, token) => {
     try {
-      key = await jwks(header)
+      return await jwks(header, token)
     } catch (error) {
       throw jwksError(error)
     }
-    let pem = pemByKey.get(key)
-    if (pem === undefined) {
-      pem = KeyObject.from(key).export({ type: 'spki', format: 'pem' }) as string
-      pemByKey.set(key, pem)
-    }
-    return pem
   }
 }
 
 function jwksError (error: unknown): BrokerError {
   const code = (error as { code?: string }).code
   if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') {
-    return brokerError('AUTH_INVALID', { cause: error })
+    return authError('AUTH_INVALID', 'unknown_kid', error)
   }
-  return brokerError('JWKS_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
+  return brokerError('JWKS_UNAVAILABLE', { retryAfterSeconds: 5, reason: 'jwks_unavailable', cause: error })
 }
 
-const EXPIRED = new Set(['FST_JWT_AUTHORIZATION_TOKEN_EXPIRED', 'FAST_JWT_EXPIRED'])
-const MISSING = new Set(['FST_JWT_NO_AUTHORIZATION_IN_HEADER'])
+const REASON_BY_CODE = new Map<string, AuthReason>([
+  ['ERR_JOSE_ALG_NOT_ALLOWED', 'algorithm'],
+  ['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', 'signature']
+])
+const REASON_BY_FAILED_CLAIM = new Map<string, AuthReason>([
+  ['nbf', 'not_yet_valid'],
+  ['iss', 'issuer'],
+  ['aud', 'audience']
+])
 
-/** Maps any verification failure to a 401 (or a 503 when the JWKS itself is unreachable); never a 500. */
+/** Maps a jose verification failure to a 401 with its reason (a 503 from the JWKS passes through); never a 500. */
 export function toAuthError (error: unknown): BrokerError {
   if (isBrokerError(error)) return error
-  const code = (error as { code?: string } | null)?.code ?? ''
-  if (MISSING.has(code)) return brokerError('AUTH_REQUIRED', { cause: error })
-  if (EXPIRED.has(code)) return brokerError('AUTH_EXPIRED', { cause: error })
-  return brokerError('AUTH_INVALID', { cause: error })
-}
-
-/** The caller id is the first configured claim that holds a usable string. */
-export function callerIdFrom (claims: Record<string, unknown>, claimNames: readonly string[]): string {
-  for (const name of claimNames) {
-    const value = claims[name]
-    if (typeof value === 'string' && value.length > 0 && value.length <= MAX_CALLER_ID_LENGTH) return value
+  const { code = '', claim = '', reason } = (error ?? {}) as { code?: string; claim?: string; reason?: string }
+  if (code === 'ERR_JWT_EXPIRED') return authError('AUTH_EXPIRED', 'expired', error)
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+    // jose's reasons: "invalid" (a claim of the wrong type), "missing", or "check_failed".
+    const failed = reason === 'invalid' ? 'claim_type' : REASON_BY_FAILED_CLAIM.get(claim)
+    return authError('AUTH_INVALID', failed ?? (reason === 'missing' ? 'missing_claim' : 'claim_type'), error)
   }
-  throw brokerError('AUTH_NO_CALLER')
+  return authError('AUTH_INVALID', REASON_BY_CODE.get(code) ?? 'malformed', error)
 }

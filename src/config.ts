@@ -1,4 +1,5 @@
 import { Value } from 'typebox/value'
+import { missingAuthVariables } from './config/auth.js'
 import { ConfigError } from './config/config-error.js'
 import { checkCombinations } from './config/cross-checks.js'
 import { EnvSchema, RETIRED_VARIABLES, SECRET_VARIABLES, type Env } from './config/env-schema.js'
@@ -24,13 +25,10 @@ export function loadConfig (source: Record<string, string | undefined>): Readonl
     if (value !== undefined && value !== '') raw[key] = value
   }
   const env = Value.Default(EnvSchema, toIntegers(raw))
-  const lines = new Set([
-    ...Value.Errors(EnvSchema, env).map((e) => '  ' + describe(e, raw)),
-    ...secretProblems(raw).map((problem) => '  ' + problem)
-  ])
-  if (lines.size > 0) {
-    throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
-  }
+  const errors = Value.Errors(EnvSchema, env)
+  const problems = [...errors.map((e) => describe(e, raw)), ...secretProblems(raw), ...missingAuthVariables(raw)]
+  const lines = new Set(problems.map((problem) => '  ' + problem))
+  if (lines.size > 0) throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
   checkPlaceholders(env as Env)
   checkCombinations(env as Env)
   return deepFreeze(toConfig(env as Env))

@@ -35,7 +35,7 @@ export function createPolicyStore (options: {
         policy = policyFromText(text, file)
         lastText = text
         result = 'applied'
-        logger.info({ reason, callers: policy.callerCount }, 'policy reloaded')
+        logger.info({ reason, callers: policy.callerCount, roles: policy.roleCount }, 'policy reloaded')
       }
     } catch (error) {
       result = 'rejected'

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { ConfigError, loadConfig, type Config } from '../src/config.js'
+import { thrownMessage } from './support/thrown.js'
 
 const SECRET = 'hs256-shared-secret-for-config-tests-0123456789'
 const HMAC_KEY = 'audit-hmac-key-for-config-tests-abcdefghijklmn'
@@ -23,14 +24,7 @@ const load = (overrides: Env = {}) => loadConfig({ ...MINIMAL, ...overrides })
 
 /** The ConfigError message thrown for this environment (fails the test if it loads). */
 function failure (t: Test, overrides: Env): string {
-  try {
-    load(overrides)
-  } catch (error) {
-    t.type(error, ConfigError, 'throws a ConfigError')
-    return (error as Error).message
-  }
-  t.fail(`expected ${JSON.stringify(Object.keys(overrides))} to be rejected`)
-  return ''
+  return thrownMessage(t, () => load(overrides), ConfigError)
 }
 
 /** The values a ConfigError message shows after "(got ". */
@@ -63,10 +57,11 @@ t.test('defaults', async (t) => {
     auth: {
       mode: 'hs256',
       secret: { value: SECRET },
-      issuer: MINIMAL.AUTH_ISSUER,
-      audience: MINIMAL.AUTH_AUDIENCE,
+      issuers: [MINIMAL.AUTH_ISSUER],
+      audiences: [MINIMAL.AUTH_AUDIENCE],
       callerClaims: ['azp', 'appid', 'sub'],
-      clockSkewSeconds: 60
+      clockSkewSeconds: 60,
+      maxLifetimeSeconds: 86_400
     },
     identity: { kind: 'managed' },
     policyFile: MINIMAL.POLICY_FILE,
@@ -306,10 +301,11 @@ t.test('exactly one auth mode', async (t) => {
       jwksUri: 'https://login.example/keys',
       jwksTimeoutMs: 1500,
       jwksCooldownMs: 0,
-      issuer: MINIMAL.AUTH_ISSUER,
-      audience: MINIMAL.AUTH_AUDIENCE,
+      issuers: [MINIMAL.AUTH_ISSUER],
+      audiences: [MINIMAL.AUTH_AUDIENCE],
       callerClaims: ['azp', 'appid', 'sub'],
-      clockSkewSeconds: 60
+      clockSkewSeconds: 60,
+      maxLifetimeSeconds: 86_400
     })
     t.notOk('secret' in auth, 'no secret in JWKS mode')
   })

@@ -104,7 +104,8 @@ function emulatorWiring (emulator: Emulator) {
   process.env.IDENTITY_ENDPOINT = IDENTITY_ENDPOINT
   process.env.IDENTITY_HEADER = IDENTITY_HEADER
   return {
-    env: { ...env, AUTH_JWT_SECRET: undefined },
+    // Entra mode, as `npm run dev` runs it: the test config's HS256 settings do not apply.
+    env: { ...env, AUTH_JWT_SECRET: undefined, AUTH_ISSUER: undefined, AUTH_AUDIENCE: undefined },
     credential: new ManagedIdentityCredential(),
     transport: { armTls: { ca: emulator.caCertPem } }
   }

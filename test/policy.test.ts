@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { createPolicy, loadPolicyFile, PolicyError } from '../src/policy.js'
+import { createPolicy, DEFAULT_RATE_LIMIT, loadPolicyFile, PolicyError } from '../src/policy.js'
+import { thrownMessage } from './support/thrown.js'
 
 const POLICY = {
   callers: {
@@ -12,14 +13,7 @@ const POLICY = {
 
 /** The PolicyError message createPolicy throws for this document (fails the test if it is accepted). */
 function rejection (t: Test, document: unknown): string {
-  try {
-    createPolicy(document)
-  } catch (error) {
-    t.type(error, PolicyError, 'throws a PolicyError')
-    return (error as Error).message
-  }
-  t.fail('expected the policy to be rejected')
-  return ''
+  return thrownMessage(t, () => createPolicy(document), PolicyError)
 }
 
 /** Writes a policy file in a fresh test directory and returns its path. */
@@ -337,4 +331,49 @@ t.test('rate limits: per caller, a global default, and a built-in default; durat
     name: 'PolicyError',
     message: /\/callers\/a\/rateLimit\/timeWindow: not a duration/
   })
+})
+
+t.test('app roles: a caller has the union of its own grants and those of its roles', async (t) => {
+  const policy = createPolicy({
+    callers: { 'admin-bff': { allow: [{ scope: 'account' }], rateLimit: { max: 5, timeWindow: '1 minute' } } },
+    roles: {
+      'Tokens.Video': { allow: [{ scope: 'Video' }] },
+      'Tokens.Project': { allow: [{ scope: 'project', ids: ['07ec9e38d4'] }] }
+    }
+  })
+  t.equal(policy.roleCount, 2)
+  t.ok(policy.isAllowed('stranger', 'video', 'abc', ['Tokens.Video']), 'a role grants to a caller with no entry')
+  t.notOk(policy.isAllowed('stranger', 'video', 'abc'), 'without the role, nothing')
+  t.notOk(policy.isAllowed('stranger', 'video', 'abc', ['tokens.video']), 'role names are matched exactly')
+  t.notOk(policy.isAllowed('stranger', 'account', undefined, ['Tokens.Video', 'Tokens.Project']), 'no account scope')
+  t.notOk(policy.isAllowed('stranger', 'project', 'other', ['Tokens.Project']), "a role's ids bind")
+  t.ok(policy.isAllowed('stranger', 'project', '07ec9e38d4', ['Unknown.Role', 'Tokens.Project']))
+  t.ok(policy.isAllowed('admin-bff', 'video', 'abc', ['Tokens.Video']), "a listed caller's roles add to its grants")
+  t.ok(policy.isAllowed('admin-bff', 'account', undefined, ['Tokens.Video']), 'and do not take its own away')
+  t.notOk(policy.isKnown('stranger'), 'a caller known only through a role is not a listed caller')
+  t.same(policy.rateLimitFor('stranger'), DEFAULT_RATE_LIMIT, "and has the policy's default rate limit")
+  t.notOk(policy.isAdmin('stranger'))
+  t.equal(createPolicy(POLICY).roleCount, 0, 'roles are optional')
+})
+
+t.test('the roles section is validated, naming the bad entry', async (t) => {
+  const roles = (entries: unknown) => ({ callers: {}, roles: entries })
+  const cases: Array<[unknown, RegExp]> = [
+    [roles({ 'Tokens.Video': { allow: [{ scope: 'channel' }] } }), /\/roles\/Tokens\.Video\/allow\/0\/scope/],
+    [
+      roles({ 'Tokens.Video': { allow: [{ scope: 'account', ids: ['x'] }] } }),
+      /\/roles\/Tokens\.Video\/allow\/0\/ids: account scope takes no ids/
+    ],
+    [roles({ 'Tokens.Video': { allow: [], admin: true } }), /\/roles\/Tokens\.Video/],
+    [roles({ 'Tokens.Video': { allow: [], rateLimit: { max: 1, timeWindow: 1 } } }), /\/roles\/Tokens\.Video/],
+    [roles({ 'Tokens Video': { allow: [] } }), /\/roles\/Tokens Video: a role is 1 to 256 printable/],
+    [roles({ '': { allow: [] } }), /\/roles\/: a role is/],
+    [roles({ ['r'.repeat(257)]: { allow: [] } }), /a role is 1 to 256/],
+    [roles({ 'a/b c': { allow: [] } }), /\/roles\/a~1b c: a role/],
+    [roles({ 'Tokens.\u0000': { allow: [] } }), /a role is/],
+    [roles([]), /\/roles/]
+  ]
+  for (const [document, pattern] of cases) {
+    t.match(rejection(t, document), pattern, JSON.stringify(document).slice(0, 90))
+  }
 })

@@ -1,5 +1,5 @@
-import { isIPv4 } from 'node:net'
 import { parseKeyring, type Keyring } from '../token-sealer.js'
+import { checkAuth } from './auth.js'
 import { invalidConfig } from './config-error.js'
 import type { Env } from './env-schema.js'
 import { hasSecret } from './secrets.js'
@@ -9,13 +9,7 @@ import { hasSecret } from './secrets.js'
  * ConfigError naming the variables at fault.
  */
 export function checkCombinations (env: Env): void {
-  if ((env.AUTH_JWKS_URI !== undefined) === hasSecret(env, 'AUTH_JWT_SECRET')) {
-    throw invalidConfig(
-      'AUTH_JWKS_URI, AUTH_JWT_SECRET',
-      'set exactly one (RS256 via JWKS, or HS256 with a shared secret in AUTH_JWT_SECRET or AUTH_JWT_SECRET_FILE)'
-    )
-  }
-  if (env.AUTH_JWKS_URI !== undefined) assertHttpsOrLoopback('AUTH_JWKS_URI', env.AUTH_JWKS_URI)
+  checkAuth(env)
   if (env.TOKEN_MIN_REMAINING_SECONDS + env.TOKEN_REFRESH_AHEAD_SECONDS >= 3600) {
     throw invalidConfig(
       'TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS',
@@ -57,20 +51,5 @@ export function readKeyring (value: string): Keyring {
     return parseKeyring(value)
   } catch (error) {
     throw invalidConfig('CACHE_ENCRYPTION_KEY', (error as Error).message)
-  }
-}
-
-// Plain http is only acceptable on loopback (the bundled emulator); anywhere else it must be https.
-export function assertHttpsOrLoopback (variable: string, uri: string): void {
-  let url: URL
-  try {
-    url = new URL(uri)
-  } catch {
-    throw invalidConfig(variable, 'is not a valid URL')
-  }
-  const { protocol, hostname } = url
-  const loopback = hostname === 'localhost' || hostname === '[::1]' || (isIPv4(hostname) && hostname.startsWith('127.'))
-  if (protocol !== 'https:' && !loopback) {
-    throw invalidConfig(variable, 'must be https (plain http is allowed on loopback only)')
   }
 }

@@ -3,6 +3,9 @@ import { MIN_SECRET_LENGTH } from './secrets.js'
 
 const HttpsUrl = Type.String({ pattern: '^https://[^\\s]+$' })
 const FilePath = Type.Optional(Type.String({ minLength: 1 }))
+const GUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+// Comma-separated items without spaces inside them (spaces around the commas are allowed).
+const CommaList = Type.String({ pattern: '^[^,\\s]+(\\s*,\\s*[^,\\s]+)*$' })
 const Milliseconds = (defaultValue: number, minimum = 1) =>
   Type.Integer({ minimum, maximum: 600_000, default: defaultValue })
 
@@ -16,9 +19,7 @@ export const EnvSchema = Type.Object({
   // pretty: readable lines for development (pino-pretty, a dev dependency); production stays json.
   LOG_FORMAT: Type.Enum(['json', 'pretty'], { default: 'json' }),
 
-  AVI_SUBSCRIPTION_ID: Type.String({
-    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-  }),
+  AVI_SUBSCRIPTION_ID: Type.String({ pattern: GUID }),
   // Limits from the ARM spec (ResourceGroupNameParameter, AccountNameParameter).
   AVI_RESOURCE_GROUP: Type.String({ minLength: 1, maxLength: 90, pattern: '^[-\\w._()]+$' }),
   AVI_ACCOUNT_NAME: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9-]+$' }),
@@ -30,13 +31,22 @@ export const EnvSchema = Type.Object({
   ARM_RETRY_AFTER_CAP_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 5 }),
   ARM_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 16 }),
 
+  // Caller authentication: exactly one of AUTH_ENTRA_TENANT_ID, AUTH_JWKS_URI and AUTH_JWT_SECRET (src/config/auth.ts).
+  AUTH_ENTRA_TENANT_ID: Type.Optional(Type.String({ pattern: GUID })),
+  AUTH_ENTRA_AUDIENCE: Type.Optional(CommaList),
+  AUTH_ENTRA_AUTHORITY_HOST: Type.String({
+    pattern: '^https?://[^\\s/]+/*$',
+    default: 'https://login.microsoftonline.com'
+  }),
+  AUTH_ENTRA_TOKEN_VERSIONS: Type.Enum(['1', '2', '1,2', '2,1'], { default: '1,2' }),
   AUTH_JWKS_URI: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
   AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: MIN_SECRET_LENGTH })),
   AUTH_JWT_SECRET_FILE: FilePath,
-  AUTH_ISSUER: Type.String({ minLength: 1 }),
-  AUTH_AUDIENCE: Type.String({ minLength: 1 }),
+  AUTH_ISSUER: Type.Optional(CommaList),
+  AUTH_AUDIENCE: Type.Optional(CommaList),
   AUTH_CALLER_CLAIMS: Type.String({ pattern: '^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$', default: 'azp,appid,sub' }),
   AUTH_CLOCK_SKEW_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 60 }),
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: Type.Integer({ minimum: 60, maximum: 2_592_000, default: 86_400 }),
   AUTH_JWKS_TIMEOUT_MS: Milliseconds(3_000),
   AUTH_JWKS_COOLDOWN_MS: Milliseconds(30_000, 0),
 

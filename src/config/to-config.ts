@@ -1,7 +1,8 @@
+import { toAuth } from './auth.js'
 import { readKeyring } from './cross-checks.js'
 import type { Env } from './env-schema.js'
 import { parseTextSecret, secretSource } from './secrets.js'
-import type { AuthCommon, AuthConfig, Config, IdentityConfig, RedisConfig } from './types.js'
+import type { Config, IdentityConfig, RedisConfig } from './types.js'
 
 /** Maps validated, cross-checked variables to the typed config; plain mapping, no rules. */
 export function toConfig (env: Env): Config {
@@ -41,25 +42,6 @@ export function toConfig (env: Env): Config {
     overload: { targetDelayMs: env.OVERLOAD_TARGET_DELAY_MS, intervalMs: env.OVERLOAD_INTERVAL_MS },
     redis: toRedis(env)
   }
-}
-
-function toAuth (env: Env): AuthConfig {
-  const common: AuthCommon = {
-    issuer: env.AUTH_ISSUER,
-    audience: env.AUTH_AUDIENCE,
-    callerClaims: env.AUTH_CALLER_CLAIMS.split(','),
-    clockSkewSeconds: env.AUTH_CLOCK_SKEW_SECONDS
-  }
-  if (env.AUTH_JWKS_URI !== undefined) {
-    return {
-      mode: 'jwks',
-      jwksUri: env.AUTH_JWKS_URI,
-      jwksTimeoutMs: env.AUTH_JWKS_TIMEOUT_MS,
-      jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
-      ...common
-    }
-  }
-  return { mode: 'hs256', secret: secretSource(env, 'AUTH_JWT_SECRET', parseTextSecret), ...common }
 }
 
 function toRedis (env: Env): RedisConfig | undefined {

@@ -3,17 +3,29 @@ import type { Account } from '../token-source.js'
 
 /** S: the HS256 secret's source in the config; the app hands auth a getter of the secret in force. */
 export type AuthConfig<S = SecretSource<string>> =
-  | ({ mode: 'jwks'; jwksUri: string; jwksTimeoutMs: number; jwksCooldownMs: number } & AuthCommon)
+  /** Microsoft Entra ID: keys, issuers and audiences derived from the tenant; `tid` must equal it. */
+  | ({ mode: 'entra'; tenantId: string } & JwksSettings & AuthCommon)
+  | ({ mode: 'jwks' } & JwksSettings & AuthCommon)
   | ({ mode: 'hs256'; secret: S } & AuthCommon)
 
 /** A secret from its variable (validated at load), or from the file its _FILE twin names (read by the app). */
 export type SecretSource<T> = { value: T } | { variable: string; file: string }
 
+export interface JwksSettings {
+  jwksUri: string
+  jwksTimeoutMs: number
+  jwksCooldownMs: number
+}
+
 export interface AuthCommon {
-  issuer: string
-  audience: string
+  /** A token's iss must be one of these. */
+  issuers: string[]
+  /** A token's aud (a string or an array) must contain one of these. */
+  audiences: string[]
   callerClaims: string[]
   clockSkewSeconds: number
+  /** The longest lifetime a token may claim (exp − iat, and exp − now). */
+  maxLifetimeSeconds: number
 }
 
 export type IdentityConfig =

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { ArmError, toArmError } from './arm-errors.js'
-import type { CallerIssuer } from './caller-issuer.js'
+import type { CallerIssuer, CallerTokenOptions } from './caller-issuer.js'
 import type { Counters } from './counters.js'
 import { FAULT_TARGETS, InvalidFaultError, parseFault } from './faults.js'
 import type { FaultTarget, Faults } from './faults.js'
@@ -13,10 +13,8 @@ export interface AdminRoutesOptions {
   reset(): void
 }
 
-interface CallerTokenBody {
+interface CallerTokenBody extends CallerTokenOptions {
   caller: string
-  claims?: Record<string, unknown> | undefined
-  expiresInSeconds?: number | undefined
 }
 
 const targetParams = {
@@ -26,11 +24,18 @@ const targetParams = {
 } as const
 
 function parseCallerTokenBody (body: unknown): CallerTokenBody {
-  const { caller, claims, expiresInSeconds, ...rest } = (
+  const { caller, claims, expiresInSeconds, version, roles, tenantId, ...rest } = (
     typeof body === 'object' && body !== null ? body : {}
   ) as Record<string, unknown>
   const invalid = (message: string) => new ArmError(400, 'InvalidRequest', message)
   if (typeof caller !== 'string' || caller === '') throw invalid("'caller' must be a non-empty string")
+  if (version !== undefined && version !== 1 && version !== 2) throw invalid("'version' must be 1 or 2")
+  if (roles !== undefined && !(Array.isArray(roles) && roles.every((role) => typeof role === 'string' && role))) {
+    throw invalid("'roles' must be an array of non-empty strings")
+  }
+  if (tenantId !== undefined && (typeof tenantId !== 'string' || tenantId === '')) {
+    throw invalid("'tenantId' must be a non-empty string")
+  }
   if (claims !== undefined && (typeof claims !== 'object' || claims === null || Array.isArray(claims))) {
     throw invalid("'claims' must be an object")
   }
@@ -42,7 +47,10 @@ function parseCallerTokenBody (body: unknown): CallerTokenBody {
   return {
     caller,
     claims: claims as Record<string, unknown> | undefined,
-    expiresInSeconds: expiresInSeconds as number | undefined
+    expiresInSeconds: expiresInSeconds as number | undefined,
+    version: version as 1 | 2 | undefined,
+    roles: roles as string[] | undefined,
+    tenantId: tenantId as string | undefined
   }
 }
 

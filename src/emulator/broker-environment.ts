@@ -2,8 +2,10 @@ import type { Emulator } from './emulator.js'
 
 /**
  * The environment that points a broker process at this emulator: its ARM (trusted through the CA file),
- * its managed-identity endpoint and its first account; with `callers`, its caller-token issuer too
- * (RS256 via the JWKS). Used by `npm run dev`, the soak and the tests that start broker processes.
+ * its managed-identity endpoint and its first account; with `callers`, its Microsoft Entra tenant too, in
+ * Entra mode with the settings docs/deploy-azure.md gives for accepting both token versions (the broker
+ * app's client id and application ID URI as audiences). Used by `npm run dev`, the soak and the tests that
+ * start broker processes.
  */
 export function brokerEnvironment (
   emulator: Emulator,
@@ -20,7 +22,11 @@ export function brokerEnvironment (
     AVI_RESOURCE_GROUP: account.resourceGroup,
     AVI_ACCOUNT_NAME: account.accountName,
     ...(options.callers
-      ? { AUTH_JWKS_URI: emulator.jwksUri, AUTH_ISSUER: emulator.issuer, AUTH_AUDIENCE: emulator.audience }
+      ? {
+          AUTH_ENTRA_TENANT_ID: emulator.tenantId,
+          AUTH_ENTRA_AUTHORITY_HOST: emulator.authorityHost,
+          AUTH_ENTRA_AUDIENCE: `${emulator.brokerClientId},${emulator.brokerApplicationIdUri}`
+        }
       : {})
   }
 }

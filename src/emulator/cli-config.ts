@@ -20,6 +20,14 @@ function integer (env: NodeJS.ProcessEnv, name: string, fallback: number, min: n
   return value
 }
 
+function guid (env: NodeJS.ProcessEnv, name: string): string {
+  const raw = env[name] as string
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(raw)) {
+    throw new Error(`${name} must be a lower-case GUID, got '${raw}'`)
+  }
+  return raw
+}
+
 /** Reads the emulator CLI's environment; throws an Error naming the offending variable. */
 export function readCliConfig (env: NodeJS.ProcessEnv): CliConfig {
   const extraHosts = (env.EMULATOR_CERT_HOSTS ?? '')
@@ -37,7 +45,12 @@ export function readCliConfig (env: NodeJS.ProcessEnv): CliConfig {
       port: integer(env, 'EMULATOR_PORT', 8081, 0, 65535),
       certificateHosts: [...new Set([...DEFAULT_CERTIFICATE_HOSTS, ...extraHosts])],
       tokenLifetimeSeconds: integer(env, 'EMULATOR_TOKEN_LIFETIME_SECONDS', 3600, 1, 86_400),
-      ...(env.EMULATOR_IDENTITY_HEADER ? { identityHeader: env.EMULATOR_IDENTITY_HEADER } : {})
+      ...(env.EMULATOR_IDENTITY_HEADER ? { identityHeader: env.EMULATOR_IDENTITY_HEADER } : {}),
+      // Fixed values, for a broker configured ahead of time (compose): the tenant, the authority the broker
+      // reaches the emulator at, and the broker app's client id.
+      ...(env.EMULATOR_TENANT_ID ? { tenantId: guid(env, 'EMULATOR_TENANT_ID') } : {}),
+      ...(env.EMULATOR_AUTHORITY_HOST ? { authorityHost: env.EMULATOR_AUTHORITY_HOST } : {}),
+      ...(env.EMULATOR_BROKER_CLIENT_ID ? { brokerClientId: guid(env, 'EMULATOR_BROKER_CLIENT_ID') } : {})
     },
     ...(env.EMULATOR_CA_FILE ? { caFile: env.EMULATOR_CA_FILE } : {}),
     logLevel

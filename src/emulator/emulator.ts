@@ -32,8 +32,13 @@ export interface EmulatorOptions {
   accounts?: EmulatorAccount[]
   tokenLifetimeSeconds?: number
   identityTokenLifetimeSeconds?: number
-  callerIssuer?: string
-  callerAudience?: string
+  /** The Entra tenant (random when absent): its tid in every token, and its issuers. */
+  tenantId?: string
+  /** The authority a v2.0 caller token's issuer names; the HTTP server's base URL when absent. */
+  authorityHost?: string
+  /** The broker's app registration: its client id (random when absent) and application ID URI. */
+  brokerClientId?: string
+  brokerApplicationIdUri?: string
   /** The managed-identity endpoint's shared secret; random when absent (compose fixes one). */
   identityHeader?: string
   now?: () => number
@@ -48,8 +53,17 @@ export interface Emulator {
   jwksUri: string
   /** The same caller JWKS over HTTPS, for brokers that are not on loopback (compose). */
   jwksHttpsUri: string
+  /** The Entra tenant, and the authority whose {authority}/{tenant}/discovery/v2.0/keys serves its keys. */
+  tenantId: string
+  authorityHost: string
+  /** The broker's client id and application ID URI: v2.0 and v1.0 caller tokens' aud. */
+  brokerClientId: string
+  brokerApplicationIdUri: string
+  /** The v2.0 caller-token issuer ({authority}/{tenant}/v2.0) and audience (the client id). */
   issuer: string
   audience: string
+  /** The v1.0 caller-token issuer (https://sts.windows.net/{tenant}/). */
+  v1Issuer: string
   adminUrl: string
   caCertPem: string
   accounts: EmulatorAccount[]
@@ -81,7 +95,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     createSigningKey()
   ])
 
-  const tenantId = randomUUID()
+  const tenantId = options.tenantId ?? randomUUID()
   const identityHeader = options.identityHeader ?? randomBytes(24).toString('base64url')
   const counters = createCounters()
   const faults = createFaults()
@@ -93,12 +107,19 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     lifetimeSeconds: options.identityTokenLifetimeSeconds ?? 3600,
     now
   })
+  let authorityHost = options.authorityHost?.replace(/\/+$/, '') ?? ''
   const callerIssuer = createCallerIssuer({
     key: callerKey,
-    issuer: options.callerIssuer ?? 'https://login.emulator.local/vi-token-broker/v2.0',
-    audience: options.callerAudience ?? 'api://vi-token-broker',
+    tenantId,
+    app: {
+      clientId: options.brokerClientId ?? randomUUID(),
+      applicationIdUri: options.brokerApplicationIdUri ?? 'api://vi-token-broker'
+    },
+    authority: () => authorityHost,
     now
   })
+  // One tenant, one key set: Entra's discovery keys list every key it signs with.
+  const tenantKeys = { keys: [callerKey.publicJwk, authorityKey.publicJwk] }
   const reset = () => {
     counters.reset()
     faults.reset()
@@ -126,19 +147,12 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     counters,
     faults
   })
-  await arm.register(entraRoutes, {
-    tokens,
-    principals,
-    jwks: { keys: [authorityKey.publicJwk] },
-    counters,
-    faults,
-    now
-  })
-  await arm.register(jwksRoutes, { callerIssuer, counters, faults })
+  await arm.register(entraRoutes, { tokens, principals, counters, faults, now })
+  await arm.register(jwksRoutes, { callerIssuer, tenantKeys, counters, faults })
 
   const http = fastify({ ...logging, forceCloseConnections: true })
   await http.register(identityRoutes, { identityHeader, tokens, principals, counters, faults })
-  await http.register(jwksRoutes, { callerIssuer, counters, faults })
+  await http.register(jwksRoutes, { callerIssuer, tenantKeys, counters, faults })
   await http.register(adminRoutes, { prefix: '/admin', counters, faults, callerIssuer, reset })
 
   const closeAll = async () => {
@@ -154,6 +168,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   }
 
   const httpBase = `http://${urlHost(host)}:${boundPort(http)}`
+  authorityHost ||= httpBase
   let closing: Promise<void> | undefined
   return {
     armEndpoint: `https://${urlHost(host)}:${boundPort(arm)}`,
@@ -161,8 +176,13 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     identityHeader,
     jwksUri: `${httpBase}/.well-known/jwks.json`,
     jwksHttpsUri: `https://${urlHost(host)}:${boundPort(arm)}/.well-known/jwks.json`,
+    tenantId,
+    authorityHost,
+    brokerClientId: callerIssuer.clientId,
+    brokerApplicationIdUri: callerIssuer.applicationIdUri,
     issuer: callerIssuer.issuer,
     audience: callerIssuer.audience,
+    v1Issuer: callerIssuer.v1Issuer,
     adminUrl: `${httpBase}/admin`,
     caCertPem: certificate.certPem,
     accounts: accountList.map((account) => ({ ...account })),

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { decodeJwt } from 'jose'
-import type { JSONWebKeySet } from 'jose'
 import type { Counters } from './counters.js'
 import type { Faults } from './faults.js'
 import type { Principals } from './principals.js'
@@ -10,8 +9,6 @@ import type { TokenAuthority } from './token-authority.js'
 export interface EntraRoutesOptions {
   tokens: TokenAuthority
   principals: Principals
-  /** The keys that sign the access tokens, served at the metadata's jwks_uri. */
-  jwks: JSONWebKeySet
   counters: Counters
   faults: Faults
   now: () => number
@@ -79,11 +76,12 @@ function readTokenRequest (form: Form, nowMs: number): { clientId: string; resou
 }
 
 /**
- * A Microsoft Entra authority for WorkloadIdentityCredential: OIDC metadata and the v2.0 token
- * endpoint, which accepts any well-formed, unexpired federated assertion (its signature is not checked).
+ * A Microsoft Entra authority's v2.0 token endpoint for WorkloadIdentityCredential, which accepts any
+ * well-formed, unexpired federated assertion (its signature is not checked). The OIDC metadata and keys
+ * are in jwks-routes.ts.
  */
 export async function entraRoutes (app: FastifyInstance, options: EntraRoutesOptions): Promise<void> {
-  const { tokens, principals, jwks, counters, faults, now } = options
+  const { tokens, principals, counters, faults, now } = options
 
   function sendEntraError (reply: FastifyReply, error: EntraError) {
     const traceId = randomUUID()
@@ -110,25 +108,6 @@ export async function entraRoutes (app: FastifyInstance, options: EntraRoutesOpt
     /* c8 ignore next -- besides EntraErrors only Fastify's body errors, which carry a status, reach this handler */
     return sendEntraError(reply, new EntraError('invalid_request', 900144, error.message, error.statusCode ?? 500))
   })
-
-  app.get<{ Params: { tenantId: string } }>('/:tenantId/v2.0/.well-known/openid-configuration', async (request) => {
-    const base = `https://${request.host}/${request.params.tenantId}`
-    return {
-      issuer: `${base}/v2.0`,
-      authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
-      token_endpoint: `${base}/oauth2/v2.0/token`,
-      jwks_uri: `${base}/discovery/v2.0/keys`,
-      token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
-      response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
-      subject_types_supported: ['pairwise'],
-      id_token_signing_alg_values_supported: ['RS256'],
-      scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-      tenant_region_scope: null,
-      cloud_instance_name: 'microsoftonline.com'
-    }
-  })
-
-  app.get('/:tenantId/discovery/v2.0/keys', async () => jwks)
 
   app.post<{ Body: Form | undefined }>(
     '/:tenantId/oauth2/v2.0/token',

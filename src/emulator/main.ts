@@ -16,6 +16,7 @@ async function main (): Promise<void> {
   }
 
   const { armEndpoint, identityEndpoint, identityHeader, jwksUri, jwksHttpsUri, issuer, audience, adminUrl } = emulator
+  const { tenantId, authorityHost, brokerClientId, brokerApplicationIdUri, v1Issuer } = emulator
   const ready = {
     event: 'emulator-ready',
     armEndpoint,
@@ -25,7 +26,12 @@ async function main (): Promise<void> {
     jwksHttpsUri,
     issuer,
     audience,
-    adminUrl
+    adminUrl,
+    tenantId,
+    authorityHost,
+    brokerClientId,
+    brokerApplicationIdUri,
+    v1Issuer
   }
   process.stdout.write(`${JSON.stringify(ready)}\n`)
 

@@ -17,6 +17,8 @@ export async function createSigningKey (): Promise<SigningKey> {
   return { kid, privateKey, publicKey, publicJwk: { ...jwk, kid, alg: 'RS256', use: 'sig' } }
 }
 
-export function signJwt (key: SigningKey, payload: JWTPayload): Promise<string> {
-  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' }).sign(key.privateKey)
+/** Signs with the key, its kid in the header; `header` adds parameters such as x5t. */
+export function signJwt (key: SigningKey, payload: JWTPayload, header: Record<string, string> = {}): Promise<string> {
+  const protectedHeader = { alg: 'RS256', kid: key.kid, typ: 'JWT', ...header }
+  return new SignJWT(payload).setProtectedHeader(protectedHeader).sign(key.privateKey)
 }

@@ -1,48 +1,61 @@
-import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { LRUCache } from 'lru-cache'
-import { callerIdFrom, jwtOptions, toAuthError } from '../auth.js'
+import { authError } from '../auth-claims.js'
+import { bearerToken, createCallerVerifier, toAuthError } from '../auth.js'
+import type { Clock } from '../clock.js'
 import type { AuthConfig } from '../config.js'
-import { brokerError } from '../errors.js'
 
-/** As fast-jwt's own verified-token cache: as many tokens, kept as long at most (and never past exp). */
+/** A bounded memo of verified tokens: 1,000 of them, each kept 10 minutes at most (and never past its exp). */
 const VERIFIED_MAX_ENTRIES = 1_000
 const VERIFIED_MAX_AGE_MS = 600_000
 
+interface Remembered {
+  caller: string
+  roles: readonly string[]
+  until: number
+}
+
 /**
- * Verifies the caller's bearer JWT and sets request.caller; use as an onRequest hook in the authenticated scope.
- * A BFF sends the same JWT many times, so a verified Authorization header maps straight to its caller until
- * the token's exp: a repeat skips decoding, hashing and @fastify/jwt's lookup, the largest cost of a cache hit.
+ * Verifies the caller's bearer JWT and sets request.caller and request.callerRoles; use as an onRequest hook
+ * in the authenticated scope. A BFF sends the same JWT many times, so a verified Authorization header maps
+ * straight to its caller until the token's exp: a repeat skips decoding and verifying, the largest cost of a
+ * cache hit. A refusal is logged at info with its reason, never with the token.
  */
 export default fp(
-  async function authenticate (app: FastifyInstance, options: { auth: AuthConfig<() => string> }) {
-    const { auth } = options
-    await app.register(fastifyJwt, jwtOptions(auth))
-    const verified = new LRUCache<string, { caller: string; until: number }>({ max: VERIFIED_MAX_ENTRIES })
+  async function authenticate (app: FastifyInstance, options: { auth: AuthConfig<() => string>; clock: Clock }) {
+    const { clock } = options
+    const verify = createCallerVerifier(options.auth, clock)
+    const verified = new LRUCache<string, Remembered>({ max: VERIFIED_MAX_ENTRIES })
     app.decorateRequest('caller', null)
-    app.decorate('authenticate', async function verifyCaller (request: FastifyRequest) {
+    app.decorateRequest('callerRoles', null)
+
+    async function identify (request: FastifyRequest): Promise<void> {
       // Node keeps the first of several Authorization headers; an ambiguous request is refused instead.
-      if (countHeader(request.raw.rawHeaders, 'authorization') > 1) throw brokerError('AUTH_INVALID')
+      if (countHeader(request.raw.rawHeaders, 'authorization') > 1) throw authError('AUTH_INVALID', 'duplicate_header')
       const header = request.headers.authorization
       const known = header === undefined ? undefined : verified.get(header)
-      if (known !== undefined && Date.now() < known.until) {
+      if (known !== undefined && clock.now() < known.until) {
         request.caller = known.caller
+        request.callerRoles = known.roles
         return
       }
-      let claims: Record<string, unknown>
-      try {
-        claims = await request.jwtVerify<Record<string, unknown>>()
-      } catch (error) {
-        throw toAuthError(error)
-      }
-      const caller = callerIdFrom(claims, auth.callerClaims)
+      const { caller, roles, expiresAt } = await verify(bearerToken(header))
       request.caller = caller
-      // fast-jwt has checked that exp is a number; past it, the token goes through full verification again.
-      verified.set(header as string, {
-        caller,
-        until: Math.min((claims.exp as number) * 1000, Date.now() + VERIFIED_MAX_AGE_MS)
-      })
+      request.callerRoles = roles
+      verified.set(header as string, { caller, roles, until: Math.min(expiresAt, clock.now() + VERIFIED_MAX_AGE_MS) })
+    }
+
+    app.decorate('authenticate', async function verifyCaller (request: FastifyRequest) {
+      try {
+        await identify(request)
+      } catch (error) {
+        const refusal = toAuthError(error)
+        if (refusal.statusCode < 500) {
+          request.log.info({ code: refusal.code, reason: refusal.reason }, 'caller refused')
+        }
+        throw refusal
+      }
     })
   },
   { name: 'authenticate' }
@@ -58,6 +71,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified caller id, or null before authentication. */
     caller: string | null
+    /** The app roles in the caller's token (Entra's `roles` claim); null before authentication. */
+    callerRoles: readonly string[] | null
   }
   interface FastifyInstance {
     authenticate(request: FastifyRequest): Promise<void>

@@ -70,13 +70,24 @@ t.test('POST /admin/caller-tokens', async (t) => {
   t.equal(answer.status, 200)
   const claims = decodeJwt(answer.json().token)
   t.match(claims, {
-    sub: 'portal-bff',
+    sub: /^[0-9a-f-]{36}$/,
     azp: 'portal-bff',
     roles: ['viewer'],
     iss: emulator.issuer,
     aud: emulator.audience
   })
   t.equal((claims.exp ?? 0) - (claims.iat ?? 0), 60)
+
+  const v1 = await admin('POST', '/caller-tokens', { caller: 'portal-bff', version: 1, roles: ['Tokens.Video'] })
+  t.match(decodeJwt(v1.json().token), {
+    appid: 'portal-bff',
+    roles: ['Tokens.Video'],
+    iss: emulator.v1Issuer,
+    aud: 'api://vi-token-broker',
+    ver: '1.0'
+  })
+  const foreign = await admin('POST', '/caller-tokens', { caller: 'portal-bff', tenantId: 'another-tenant' })
+  t.match(decodeJwt(foreign.json().token), { tid: 'another-tenant' })
 
   const invalid = [
     {},
@@ -86,6 +97,11 @@ t.test('POST /admin/caller-tokens', async (t) => {
     { caller: 'x', expiresInSeconds: 0 },
     { caller: 'x', expiresInSeconds: '60' },
     { caller: 'x', expiresIn: 60 },
+    { caller: 'x', version: 3 },
+    { caller: 'x', version: '2' },
+    { caller: 'x', roles: 'Tokens.Video' },
+    { caller: 'x', roles: [''] },
+    { caller: 'x', tenantId: '' },
     'null'
   ]
   for (const body of invalid) {

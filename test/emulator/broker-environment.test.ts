@@ -12,10 +12,12 @@ t.test('points a broker at the emulator, with or without its caller issuer', asy
     IDENTITY_HEADER: emulator.identityHeader,
     AVI_ACCOUNT_NAME: 'contosto-azurevideoindexer'
   })
-  t.notOk('AUTH_JWKS_URI' in env)
+  t.notOk('AUTH_ENTRA_TENANT_ID' in env)
+  // With callers: Entra mode against the emulator's tenant, accepting both token versions.
   t.match(brokerEnvironment(emulator, { caFile: '/tmp/ca.pem', callers: true }), {
-    AUTH_JWKS_URI: emulator.jwksUri,
-    AUTH_ISSUER: emulator.issuer
+    AUTH_ENTRA_TENANT_ID: emulator.tenantId,
+    AUTH_ENTRA_AUTHORITY_HOST: emulator.authorityHost,
+    AUTH_ENTRA_AUDIENCE: `${emulator.brokerClientId},api://vi-token-broker`
   })
 })
 

@@ -23,6 +23,9 @@ t.test('every variable', async (t) => {
     EMULATOR_CA_FILE: '/tmp/ca.pem',
     EMULATOR_TOKEN_LIFETIME_SECONDS: '300',
     EMULATOR_IDENTITY_HEADER: 'fixed-header-for-compose',
+    EMULATOR_TENANT_ID: '8c406f87-77ac-4ebb-a401-e8562450630e',
+    EMULATOR_AUTHORITY_HOST: 'https://emulator:8443',
+    EMULATOR_BROKER_CLIENT_ID: '3f6e1c2a-9b8d-4e7f-a1b2-c3d4e5f60718',
     EMULATOR_LOG_LEVEL: 'silent'
   })
   t.same(config, {
@@ -32,7 +35,10 @@ t.test('every variable', async (t) => {
       port: 0,
       certificateHosts: ['localhost', '127.0.0.1', '::1', 'emulator', 'azure-emulator'],
       tokenLifetimeSeconds: 300,
-      identityHeader: 'fixed-header-for-compose'
+      identityHeader: 'fixed-header-for-compose',
+      tenantId: '8c406f87-77ac-4ebb-a401-e8562450630e',
+      authorityHost: 'https://emulator:8443',
+      brokerClientId: '3f6e1c2a-9b8d-4e7f-a1b2-c3d4e5f60718'
     },
     caFile: '/tmp/ca.pem',
     logLevel: 'silent'
@@ -46,7 +52,9 @@ t.test('invalid values name their variable', async (t) => {
     [{ EMULATOR_PORT: '-1' }, /^EMULATOR_PORT /],
     [{ EMULATOR_TOKEN_LIFETIME_SECONDS: '0' }, /^EMULATOR_TOKEN_LIFETIME_SECONDS /],
     [{ EMULATOR_TOKEN_LIFETIME_SECONDS: '1.5' }, /^EMULATOR_TOKEN_LIFETIME_SECONDS /],
-    [{ EMULATOR_LOG_LEVEL: 'loud' }, /^EMULATOR_LOG_LEVEL /]
+    [{ EMULATOR_LOG_LEVEL: 'loud' }, /^EMULATOR_LOG_LEVEL /],
+    [{ EMULATOR_TENANT_ID: 'contoso.onmicrosoft.com' }, /^EMULATOR_TENANT_ID must be a lower-case GUID/],
+    [{ EMULATOR_BROKER_CLIENT_ID: '3F6E1C2A-9B8D-4E7F-A1B2-C3D4E5F60718' }, /^EMULATOR_BROKER_CLIENT_ID /]
   ]
   for (const [env, message] of cases) t.throws(() => readCliConfig(env), { message }, JSON.stringify(env))
 })

@@ -66,12 +66,18 @@ t.test('prints a ready line, writes the CA file and exits 0 on SIGTERM', async (
     'jwksHttpsUri',
     'issuer',
     'audience',
-    'adminUrl'
+    'adminUrl',
+    'tenantId',
+    'authorityHost',
+    'brokerClientId',
+    'brokerApplicationIdUri',
+    'v1Issuer'
   ])
   t.equal(ready.event, 'emulator-ready')
   t.match(ready.armEndpoint, /^https:\/\/127\.0\.0\.1:\d+$/)
-  t.equal(ready.issuer, 'https://login.emulator.local/vi-token-broker/v2.0')
-  t.equal(ready.audience, 'api://vi-token-broker')
+  t.equal(ready.issuer, `${ready.authorityHost}/${ready.tenantId}/v2.0`)
+  t.equal(ready.audience, ready.brokerClientId)
+  t.equal(ready.brokerApplicationIdUri, 'api://vi-token-broker')
 
   const ca = await readFile(caFile, 'utf8')
   t.match(ca, /^-----BEGIN CERTIFICATE-----/)

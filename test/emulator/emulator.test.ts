@@ -15,8 +15,14 @@ t.test('endpoints and defaults', async (t) => {
   t.equal(emulator.jwksUri, `${httpBase}/.well-known/jwks.json`)
   t.equal(emulator.jwksHttpsUri, `${emulator.armEndpoint}/.well-known/jwks.json`)
   t.match(emulator.identityHeader, /^[\w-]{32}$/)
-  t.equal(emulator.issuer, 'https://login.emulator.local/vi-token-broker/v2.0')
-  t.equal(emulator.audience, 'api://vi-token-broker')
+  // An Entra tenant of its own, its authority the HTTP server (loopback, so a broker may use plain http).
+  t.match(emulator.tenantId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+  t.equal(emulator.authorityHost, httpBase)
+  t.equal(emulator.issuer, `${httpBase}/${emulator.tenantId}/v2.0`)
+  t.equal(emulator.v1Issuer, `https://sts.windows.net/${emulator.tenantId}/`)
+  t.match(emulator.brokerClientId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+  t.equal(emulator.audience, emulator.brokerClientId, "a v2 token's aud is the broker app's client id")
+  t.equal(emulator.brokerApplicationIdUri, 'api://vi-token-broker')
   t.same(emulator.accounts, [
     {
       subscriptionId: 'b04775c3-63fa-40f3-9430-139d2e5522d3',
@@ -48,6 +54,17 @@ t.test('a fixed identity header, and the caller JWKS over HTTPS', async (t) => {
   const response = await send(emulator.jwksHttpsUri, { ca: emulator.caCertPem })
   t.equal(response.status, 200)
   t.same(response.json(), await (await fetch(emulator.jwksUri)).json(), 'the same keys as over HTTP')
+})
+
+t.test('a fixed tenant and authority, as compose sets them: the tenant keys over HTTPS too', async (t) => {
+  const tenantId = '8c406f87-77ac-4ebb-a401-e8562450630e'
+  const emulator = await startTestEmulator(t, { tenantId, authorityHost: 'https://emulator:8443/' })
+  t.equal(emulator.authorityHost, 'https://emulator:8443')
+  t.equal(emulator.issuer, `https://emulator:8443/${tenantId}/v2.0`)
+  const overHttps = await send(`${emulator.armEndpoint}/${tenantId}/discovery/v2.0/keys`, { ca: emulator.caCertPem })
+  const overHttp = await send(`${emulator.adminUrl.replace(/\/admin$/, '')}/${tenantId}/discovery/v2.0/keys`)
+  t.equal(overHttps.status, 200)
+  t.same(overHttps.json(), overHttp.json(), 'the same keys on both servers')
 })
 
 t.test('IPv6 loopback', async (t) => {

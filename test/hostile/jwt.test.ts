@@ -1,7 +1,8 @@
-// Hostile caller JWTs against the broker on a real loopback socket, verified as RS256 through the
-// emulator's JWKS. Every case asserts the exact status and catalogue code, a client-side deadline,
-// and (through build()'s teardown and explicit checks) that the offered token reaches no log line.
-import { createPublicKey, randomBytes } from 'node:crypto'
+// Hostile caller JWTs against the broker on a real loopback socket, in Entra mode against the emulator's
+// tenant (RS256 through its discovery keys). Every case asserts the exact status and catalogue code, a
+// client-side deadline, and (through build()'s teardown and explicit checks) that the offered token
+// reaches no log line.
+import { createPublicKey, randomBytes, randomUUID } from 'node:crypto'
 import { generateKeyPair, SignJWT, type JWTPayload } from 'jose'
 import t from 'tap'
 import { build, emulatorFor } from '../helper.js'
@@ -231,6 +232,75 @@ t.test('forged, broken and out-of-policy JWTs: exact 401 codes with WWW-Authenti
   for (const [name, token, status, code] of cases) {
     const response = await get(name, [`Bearer ${token}`])
     assertError(t, response, status, code, name)
+    assertNotLogged(t, logs, token, name)
+  }
+})
+
+t.test('Entra claims: other tenants, misshapen caller ids and roles, long lives: each has a reason', async (t) => {
+  const mint = (claims: Record<string, unknown>, version: 1 | 2 = 2) =>
+    emulator.mintCallerToken('portal-bff', { version, claims })
+  const attacker = await generateKeyPair('RS256')
+  const cases: Array<[string, string, number, string, string]> = [
+    ['alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64(goodClaims())}.`, 401, 'AUTH_INVALID', 'algorithm'],
+    [
+      'unknown kid',
+      await new SignJWT(goodClaims()).setProtectedHeader({ alg: 'RS256', kid: 'k-0' }).sign(attacker.privateKey),
+      401,
+      'AUTH_INVALID',
+      'unknown_kid'
+    ],
+    [
+      'the tenant kid, an attacker key',
+      await new SignJWT(goodClaims()).setProtectedHeader({ alg: 'RS256', kid }).sign(attacker.privateKey),
+      401,
+      'AUTH_INVALID',
+      'signature'
+    ],
+    [
+      'another tenant',
+      await emulator.mintCallerToken('portal-bff', { tenantId: randomUUID() }),
+      401,
+      'AUTH_INVALID',
+      'issuer'
+    ],
+    ["another tenant's tid under our issuer", await mint({ tid: randomUUID() }), 401, 'AUTH_INVALID', 'tenant'],
+    ['tid in upper case', await mint({ tid: emulator.tenantId.toUpperCase() }), 401, 'AUTH_INVALID', 'tenant'],
+    ['tid an array', await mint({ tid: [emulator.tenantId] }), 401, 'AUTH_INVALID', 'tenant'],
+    ['no tid', await mint({ tid: null }), 401, 'AUTH_INVALID', 'tenant'],
+    ['v1 issuer, aud the client id', await mint({ iss: emulator.v1Issuer }), 200, '', ''],
+    ['v1 token, aud the client id', await mint({ aud: emulator.brokerClientId }, 1), 200, '', ''],
+    ['aud an array holding ours', await mint({ aud: ['api://other', emulator.brokerClientId] }), 200, '', ''],
+    ['aud a scope', await mint({ aud: 'api://vi-token-broker/.default' }), 401, 'AUTH_INVALID', 'audience'],
+    ['azp an array', await mint({ azp: ['portal-bff'] }), 401, 'AUTH_NO_CALLER', 'no_caller'],
+    ['azp empty', await mint({ azp: '' }), 401, 'AUTH_NO_CALLER', 'no_caller'],
+    ['azp an object', await mint({ azp: { id: 'portal-bff' } }), 401, 'AUTH_NO_CALLER', 'no_caller'],
+    ['appid a number', await mint({ appid: 42 }, 1), 401, 'AUTH_NO_CALLER', 'no_caller'],
+    ['appid 300 characters', await mint({ appid: 'p'.repeat(300) }, 1), 401, 'AUTH_NO_CALLER', 'no_caller'],
+    ['roles a string', await mint({ roles: 'Tokens.Video' }), 401, 'AUTH_INVALID', 'claim_type'],
+    ['roles of numbers', await mint({ roles: [1, 2] }), 401, 'AUTH_INVALID', 'claim_type'],
+    ['roles, 300 of them', await mint({ roles: Array(300).fill('r') }), 401, 'AUTH_INVALID', 'claim_type'],
+    ['iat a string', await mint({ iat: String(now()) }), 401, 'AUTH_INVALID', 'claim_type'],
+    ['nbf an object', await mint({ nbf: { at: now() } }), 401, 'AUTH_INVALID', 'claim_type'],
+    ['exp a string', await mint({ exp: String(now() + 600) }), 401, 'AUTH_INVALID', 'claim_type'],
+    ['iat an hour ahead', await mint({ iat: now() + 3600, exp: now() + 7200 }), 401, 'AUTH_INVALID', 'not_yet_valid'],
+    ['a year long', await mint({ exp: now() + 31_536_000 }), 401, 'AUTH_INVALID', 'lifetime'],
+    ['issued a week ago, an hour left', await mint({ iat: now() - 7 * 86_400 }), 401, 'AUTH_INVALID', 'lifetime']
+  ]
+  for (const [index, [name, token, status, code, reason]] of cases.entries()) {
+    logs.secret(token)
+    const reqId = `entra-claims-${index}`
+    const response = await rawRequest(baseUrl, {
+      path: VIDEO,
+      headers: ['authorization', `Bearer ${token}`, 'x-request-id', reqId]
+    })
+    tally.see(name, response.status)
+    logs.secret(response.json?.accessToken)
+    if (status === 200) {
+      t.equal(response.status, 200, `${name}: 200`)
+      continue
+    }
+    assertError(t, response, status, code, name)
+    t.match(logs.audits.find((record) => record.reqId === reqId), { reason }, `${name}: audit reason ${reason}`)
     assertNotLogged(t, logs, token, name)
   }
 })

@@ -1,5 +1,5 @@
 // Hostile paths, query strings, methods and bodies against the broker on a real loopback socket
-// (RS256 through the emulator's JWKS, real ARM calls through the emulator). Raw request targets are
+// (in Entra mode against the emulator's tenant, real ARM calls through the emulator). Raw request targets are
 // sent byte for byte with node:http, or over a bare socket where node:http would refuse them.
 import t from 'tap'
 import { build, emulatorFor } from '../helper.js'

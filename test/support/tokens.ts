@@ -16,9 +16,9 @@ export async function callerToken (
 ): Promise<string> {
   const defaults = { iss: TEST_ISSUER, aud: TEST_AUDIENCE, azp: caller, sub: caller }
   const claims: Record<string, unknown> = { ...defaults, ...options.claims }
-  const jwt = new SignJWT(dropUndefined(claims))
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...options.header })
-    .setIssuedAt()
+  const jwt = new SignJWT(dropUndefined(claims)).setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...options.header })
+  // iat is now unless the claims set it (or, with undefined, leave it out).
+  if (!('iat' in claims)) jwt.setIssuedAt()
   if (options.expiresIn !== null) jwt.setExpirationTime(options.expiresIn ?? '1h')
   return jwt.sign(new TextEncoder().encode(options.secret ?? TEST_SECRET))
 }
