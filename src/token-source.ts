@@ -39,9 +39,22 @@ export function tokenKey ({ account, scope, id }: TokenRequest): string {
   return `${accountKey(account)}/${scope}/${id ?? ''}`
 }
 
-/** The part of every tokenKey that names the account. */
+const accountKeys = new WeakMap<Account, string>()
+
+/** The part of every tokenKey that names the account (worked out once per account object). */
 export function accountKey (account: Account): string {
-  return `${account.subscriptionId}/${account.resourceGroup}/${account.name}`.toLowerCase()
+  let key = accountKeys.get(account)
+  if (key === undefined) {
+    key = `${account.subscriptionId}/${account.resourceGroup}/${account.name}`.toLowerCase()
+    accountKeys.set(account, key)
+  }
+  return key
+}
+
+/** Splits a tokenKey into its accountKey and the rest (`/scope/id`): an accountKey has three parts. */
+export function splitTokenKey (key: string): { account: string; rest: string } {
+  const at = key.indexOf('/', key.indexOf('/', key.indexOf('/') + 1) + 1)
+  return { account: key.slice(0, at), rest: key.slice(at) }
 }
 
 /** What an operator evicts: one token, or every token of one account. */
