@@ -69,10 +69,9 @@ t.test('a stack trace from the bundle names src/ files and lines, as npm start a
   t.ok(statSync(`${bundle}.map`).size > 0, 'the source map ships next to the bundle')
   copyFileSync('config/policy.sample.json', join(dir, 'policy.json'))
   // An audit file that cannot be opened fails at start-up with an error thrown from src/audit.ts.
-  const server = startServerProcess(['--enable-source-maps', bundle], {
-    ...TEST_ENV,
-    POLICY_FILE: join(dir, 'policy.json'),
-    AUDIT_LOG_FILE: join(dir, 'no-such-dir', 'audit.log')
+  const server = await startBrokerProcess({
+    args: ['--enable-source-maps', bundle],
+    env: { ...TEST_ENV, POLICY_FILE: join(dir, 'policy.json'), AUDIT_LOG_FILE: join(dir, 'no-such-dir', 'audit.log') }
   })
   t.equal((await server.exited)[0], 1)
   const { stderr } = server.output()
