@@ -13,7 +13,7 @@ export interface AuditTrailOptions {
   auditor: Auditor
   account: Account
   policy: () => Policy
-  metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife'>
+  metrics: Pick<Metrics, 'requests' | 'evictions' | 'cache' | 'servedTokenLife'>
   clock: Clock
 }
 
@@ -31,7 +31,12 @@ export default fp(
     app.addHook('onSend', async (request, reply, payload) => {
       const known = request.caller !== null && policy().isKnown(request.caller)
       const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
-      metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
+      // An eviction is an operator's act, not a token request: it has its own counter.
+      if (request.method === 'DELETE') {
+        metrics.evictions.inc({ caller, scope: routeScope(request) ?? 'all', status: reply.statusCode })
+      } else {
+        metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
+      }
       if (request.issued) {
         metrics.cache.inc({ result: request.issued.cache })
         metrics.servedTokenLife.observe((request.issued.token.expiresAt - clock.now()) / 1000)
