@@ -8,18 +8,22 @@ import { fakeArm } from '../support/fake-arm.js'
 import { aviToken, callerToken } from '../support/tokens.js'
 import { assertError, socketRequest, Tally } from './support/hostile.js'
 
-const arm = fakeArm(async () => ({
-  status: 200,
-  body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { jti: randomUUID() }) }
-}))
+const armDelay = { ms: 0 }
+const arm = fakeArm(async () => {
+  await new Promise((resolve) => setTimeout(resolve, armDelay.ms))
+  return {
+    status: 200,
+    body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600, { jti: randomUUID() }) }
+  }
+})
 const { app, logs } = await build(t, { armHttpClient: arm.client })
 const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' })
 const tally = new Tally()
 const portal = await callerToken('portal-bff')
 logs.secret(portal)
 
-/** Everything the server sends on one connection until it closes it. */
-function exchange (bytes: string): Promise<string> {
+/** Everything the server sends on one connection until it closes it; `later` is written after 100 ms. */
+function exchange (bytes: string, later?: string): Promise<string> {
   return new Promise((resolve) => {
     const url = new URL(baseUrl)
     const conn = connect({ host: url.hostname, port: Number(url.port) })
@@ -31,7 +35,10 @@ function exchange (bytes: string): Promise<string> {
       resolve(received)
     })
     conn.on('error', () => {})
-    conn.on('connect', () => conn.write(bytes))
+    conn.on('connect', () => {
+      conn.write(bytes)
+      if (later !== undefined) setTimeout(() => conn.writable && conn.write(later), 100)
+    })
   })
 }
 
@@ -63,6 +70,22 @@ t.test('a request the HTTP layer rejects gets no token, and its audit record say
       `${name}: the record says ${status} ${String(sentCode)}, as sent`
     )
   }
+})
+
+t.test('garbage that arrives while the token is being minted: the audit states the 400, not a token', async (t) => {
+  armDelay.ms = 400
+  t.teardown(() => {
+    armDelay.ms = 0
+  })
+  const received = await exchange(get('http-layer-late', '\r\n'), 'GARBAGE\r\n\r\n')
+  tally.see('late garbage', 400)
+  t.match(received, /^HTTP\/1\.1 400 /, 'the client was answered 400')
+  t.notMatch(received, /accessToken/, 'no token reached the client')
+  // The mint was under way for this and any other caller of the same token, so it completes and is cached.
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  const records = logs.audits.filter((a) => a.resourceId === 'http-layer-late')
+  t.equal(records.length, 1, 'one audit record')
+  t.match(records[0], { status: 400, code: 'INVALID_REQUEST', decision: 'error', tokenFingerprint: null, cache: null })
 })
 
 t.test('a token route whose URL cannot be decoded is audited', async (t) => {
