@@ -40,6 +40,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 8080
-# Exec form, so SIGTERM reaches Node directly (PID 1 in the container). The bundled emulator runs
-# from the same image with: node dist/emulator/main.js
-CMD ["node", "dist/server.bundle.js"]
+# Exec form, so SIGTERM reaches Node directly (PID 1 in the container). With the source map shipped in
+# dist/, a stack trace names src/ files and lines. The bundled emulator runs from the same image with:
+# node dist/emulator/main.js
+CMD ["node", "--enable-source-maps", "dist/server.bundle.js"]

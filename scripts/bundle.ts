@@ -26,5 +26,9 @@ await build({
       'const __dirname = __bundleDirname(__filename)'
     ].join(';')
   },
+  // server.bundle.js.map, next to the bundle: run with --enable-source-maps (npm start and the image do),
+  // a stack trace names src/ files and lines. Names and lines only: the sources themselves stay out.
+  sourcemap: 'linked',
+  sourcesContent: false,
   logLevel: 'warning'
 })

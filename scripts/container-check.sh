@@ -106,7 +106,8 @@ entrypoint=$($inspector image inspect "$tag" --format '{{json .Config.Entrypoint
 size=$($inspector image inspect "$tag" --format '{{.Size}}')
 [[ $user == node ]] || fail "the image's USER is '$user', not node"
 grep -qx 'NODE_ENV=production' <<<"$envs" || fail "NODE_ENV=production is not set in the image"
-[[ $cmd == '["node","dist/server.bundle.js"]' ]] || fail "CMD is $cmd, not [\"node\",\"dist/server.bundle.js\"]"
+[[ $cmd == '["node","--enable-source-maps","dist/server.bundle.js"]' ]] ||
+  fail "CMD is $cmd, not [\"node\",\"--enable-source-maps\",\"dist/server.bundle.js\"]"
 [[ $entrypoint == null || $entrypoint == '[]' ]] || fail "unexpected ENTRYPOINT $entrypoint"
 say "image $tag: USER node, NODE_ENV=production, CMD $cmd, size $((size / 1000000)) MB ($size bytes)"
 

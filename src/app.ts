@@ -9,6 +9,7 @@ import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
 import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
+import { CALLER_PATH, unroutedAudit } from './plugins/audit-trail.js'
 import authenticate from './plugins/authenticate.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
@@ -67,10 +68,14 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     },
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     clientErrorHandler,
-    // A URL that cannot be decoded never reaches a route; answer it in the same error shape.
+    // A URL that cannot be decoded never reaches a route; answer it in the same error shape, audited
+    // when it was meant for a caller route.
     frameworkErrors: (error, request, reply) => {
-      reply.header('x-request-id', request.id)
-      sendError(request, reply, brokerError('INVALID_REQUEST', { cause: error }))
+      // No caller was verified, so the connection is not kept (as http-edge does for routed requests).
+      reply.header('x-request-id', request.id).header('connection', 'close')
+      const answer = brokerError('INVALID_REQUEST', { cause: error })
+      if (CALLER_PATH.test(request.url)) void answerUnrouted(request, reply, answer)
+      else sendError(request, reply, answer)
     },
     bodyLimit: 1024,
     // HEAD would mint tokens like GET while showing nothing; the API is GET and DELETE only.
@@ -121,6 +126,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   const auditor = createAuditor({ stream: options.logStream, hmacKey: secrets.auditHmacKey, file: config.auditLogFile })
   app.addHook('onClose', async () => auditor.close())
+  const answerUnrouted = unroutedAudit({
+    auditor,
+    account: config.account,
+    policy: () => policyStore.current(),
+    metrics,
+    clock
+  })
   const tokenPath = createTokenPath({
     config,
     credential,

@@ -13,6 +13,12 @@ export function createMetrics () {
       labelNames: ['caller', 'scope', 'status'] as const,
       registers
     }),
+    evictions: new Counter({
+      name: 'vi_broker_evictions_total',
+      help: 'DELETE /cache requests by caller (known callers only), scope ("all" for every token) and HTTP status',
+      labelNames: ['caller', 'scope', 'status'] as const,
+      registers
+    }),
     cache: new Counter({
       name: 'vi_broker_cache_results_total',
       help: 'How token requests were served: hit, miss, coalesced or refresh',

@@ -1,7 +1,7 @@
 // What npm start and the image run: the one-file bundle from scripts/bundle.ts, built here from the
 // current sources and run as a child process against the emulator.
 import { execFile } from 'node:child_process'
-import { copyFileSync, statSync } from 'node:fs'
+import { copyFileSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -50,4 +50,32 @@ t.test('the bundle starts, serves a token and Swagger UI, and exits 0 on SIGTERM
   t.match(stdout, /"msg":"shut down"/, 'the last log line was flushed before exit')
   t.match(stdout, /"audit":true.*"resourceId":"bundled".*"status":200/, 'the request was audited')
   t.notOk(stdout.includes(token), 'the caller JWT is not in the log')
+})
+
+t.test('a stack trace from the bundle names src/ files and lines, as npm start and the image run it', async (t) => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
+  t.match(pkg.scripts.start, /^node --enable-source-maps dist\/server\.bundle\.js$/, 'npm start')
+  t.match(
+    readFileSync('Dockerfile', 'utf8'),
+    /^CMD \["node", "--enable-source-maps", "dist\/server\.bundle\.js"\]$/m,
+    'the image'
+  )
+  const dir = t.testdir({ dist: {} })
+  copyFileSync('package.json', join(dir, 'package.json'))
+  const bundle = join(dir, 'dist/server.bundle.js')
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/bundle.ts', bundle], {
+    env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+  })
+  t.ok(statSync(`${bundle}.map`).size > 0, 'the source map ships next to the bundle')
+  copyFileSync('config/policy.sample.json', join(dir, 'policy.json'))
+  // An audit file that cannot be opened fails at start-up with an error thrown from src/audit.ts.
+  const server = await startBrokerProcess({
+    args: ['--enable-source-maps', bundle],
+    env: { ...TEST_ENV, POLICY_FILE: join(dir, 'policy.json'), AUDIT_LOG_FILE: join(dir, 'no-such-dir', 'audit.log') }
+  })
+  t.equal((await server.exited)[0], 1)
+  const { stderr } = server.output()
+  t.match(stderr, /ENOENT/)
+  t.match(stderr, /\bat .*src\/audit\.ts:\d+:\d+/, 'the trace names the source file and line')
+  t.notMatch(stderr, /server\.bundle\.js:\d+/, 'not a line of the bundle')
 })

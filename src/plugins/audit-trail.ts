@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
 import type { Clock } from '../clock.js'
-import { brokerError, errorBody } from '../errors.js'
+import { brokerError, errorBody, type BrokerError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { Policy } from '../policy.js'
 import type { Scope } from '../scope.js'
@@ -13,7 +13,7 @@ export interface AuditTrailOptions {
   auditor: Auditor
   account: Account
   policy: () => Policy
-  metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife'>
+  metrics: Pick<Metrics, 'requests' | 'evictions' | 'cache' | 'servedTokenLife'>
   clock: Clock
 }
 
@@ -25,60 +25,87 @@ const MAX_AUDITED_TEXT = 256
  */
 export default fp(
   async function auditTrail (app: FastifyInstance, options: AuditTrailOptions) {
-    const { auditor, account, policy, metrics, clock } = options
     app.decorateRequest('issued', null)
-
-    app.addHook('onSend', async (request, reply, payload) => {
-      const known = request.caller !== null && policy().isKnown(request.caller)
-      const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
-      metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
-      if (request.issued) {
-        metrics.cache.inc({ result: request.issued.cache })
-        metrics.servedTokenLife.observe((request.issued.token.expiresAt - clock.now()) / 1000)
-      }
-      try {
-        await auditor.write(auditRecord(request, reply))
-        return payload
-      } catch (error) {
-        const failure = brokerError('AUDIT_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
-        request.log.error({ err: error, code: failure.code }, 'audit record could not be written; response withheld')
-        reply.code(failure.statusCode).header('retry-after', String(failure.retryAfterSeconds))
-        return JSON.stringify(errorBody(failure))
-      }
-    })
-
-    function auditRecord (request: FastifyRequest, reply: FastifyReply): AuditRecord {
-      const params = request.params as Record<string, string | undefined>
-      const { issued, answeredError } = request
-      const fingerprint = issued && auditor.fingerprintOf(issued.token)
-      return {
-        reqId: request.id,
-        action: request.method === 'DELETE' ? 'evict' : 'issue',
-        caller: request.caller,
-        scope: routeScope(request) ?? clip(params.scope),
-        resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
-        account: account.name,
-        decision: decisionFor(reply.statusCode),
-        status: reply.statusCode,
-        code: answeredError?.code ?? null,
-        reason: answeredError?.reason ?? null,
-        cache: issued?.cache ?? null,
-        tokenFingerprint: fingerprint?.value ?? null,
-        fingerprintKeyId: fingerprint?.keyId ?? null,
-        tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
-        // ARM's id for the call behind this answer: the token's mint, or the refusal ARM answered.
-        armRequestId: issued?.token.armRequestId ?? upstreamRequestId(answeredError?.upstream) ?? null,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-        clientIp: request.ip,
-        userAgent: clip(request.headers['user-agent'])
-      }
-    }
+    app.addHook('onSend', auditStep(options))
   },
   { name: 'audit-trail', dependencies: ['error-handler'] }
 )
 
+/** Paths of the caller routes: a request to one is audited even when its URL cannot be decoded. */
+export const CALLER_PATH = /^\/(tokens|cache)(\/|\?|$)/i
+
+/**
+ * Answers a request that reached no route (its URL cannot be decoded) with `error`, audited as the
+ * caller routes' requests are: the record is written before the answer leaves.
+ */
+export function unroutedAudit (options: AuditTrailOptions) {
+  const audit = auditStep(options)
+  return async (request: FastifyRequest, reply: FastifyReply, error: BrokerError) => {
+    request.answeredError = error
+    reply.code(error.statusCode).header('content-type', 'application/json; charset=utf-8')
+    return reply.send(await audit(request, reply, JSON.stringify(errorBody(error))))
+  }
+}
+
+/** Counts the request, writes its record and passes the payload on, or withholds it when the record fails. */
+function auditStep (options: AuditTrailOptions) {
+  const { auditor, account, policy, metrics, clock } = options
+  return async function audit (request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+    const known = request.caller !== null && policy().isKnown(request.caller)
+    const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
+    // An eviction is an operator's act, not a token request: it has its own counter.
+    if (request.method === 'DELETE') {
+      metrics.evictions.inc({ caller, scope: routeScope(request) ?? 'all', status: reply.statusCode })
+    } else {
+      metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
+    }
+    if (request.issued) {
+      metrics.cache.inc({ result: request.issued.cache })
+      metrics.servedTokenLife.observe((request.issued.token.expiresAt - clock.now()) / 1000)
+    }
+    try {
+      await auditor.write(auditRecord(request, reply))
+      return payload
+    } catch (error) {
+      const failure = brokerError('AUDIT_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
+      request.log.error({ err: error, code: failure.code }, 'audit record could not be written; response withheld')
+      reply.code(failure.statusCode).header('retry-after', String(failure.retryAfterSeconds))
+      return JSON.stringify(errorBody(failure))
+    }
+  }
+
+  function auditRecord (request: FastifyRequest, reply: FastifyReply): AuditRecord {
+    // Null for a request that reached no route.
+    const params = (request.params ?? {}) as Record<string, string | undefined>
+    const { issued, answeredError } = request
+    const fingerprint = issued && auditor.fingerprintOf(issued.token)
+    return {
+      reqId: request.id,
+      action: request.method === 'DELETE' ? 'evict' : 'issue',
+      caller: request.caller,
+      scope: routeScope(request) ?? clip(params.scope),
+      resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
+      account: account.name,
+      decision: decisionFor(reply.statusCode),
+      status: reply.statusCode,
+      code: answeredError?.code ?? null,
+      reason: answeredError?.reason ?? null,
+      cache: issued?.cache ?? null,
+      tokenFingerprint: fingerprint?.value ?? null,
+      fingerprintKeyId: fingerprint?.keyId ?? null,
+      tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
+      // ARM's id for the call behind this answer: the token's mint, or the refusal ARM answered.
+      armRequestId: issued?.token.armRequestId ?? upstreamRequestId(answeredError?.upstream) ?? null,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      clientIp: request.ip,
+      userAgent: clip(request.headers['user-agent'])
+    }
+  }
+}
+
 function routeScope (request: FastifyRequest): Scope | undefined {
-  return (request.routeOptions.config as { scope?: Scope }).scope
+  // A request that reached no route has no route config.
+  return (request.routeOptions.config as { scope?: Scope } | undefined)?.scope
 }
 
 function upstreamRequestId (upstream: Record<string, unknown> | undefined): string | undefined {

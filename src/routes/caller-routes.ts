@@ -24,7 +24,7 @@ export interface CallerRoutesOptions {
   /** With Redis, rate limits hold across the fleet (and each replica's own while Redis is down). */
   rateLimitRedis: Redis | undefined
   auditor: Auditor
-  metrics: Pick<Metrics, 'requests' | 'cache' | 'servedTokenLife'>
+  metrics: Pick<Metrics, 'requests' | 'evictions' | 'cache' | 'servedTokenLife'>
   overload: LoadSheddingOptions
   clock: Clock
 }
