@@ -50,11 +50,11 @@ export function createEvictionChannel (options: {
     if (listening) missed = true
     listening = false
   })
+  // A connection that is ready already (the server's) will not say so again.
   if (subscriber.status === 'ready') void subscribe()
-  else if (subscriber.status === 'wait') subscriber.connect().catch(() => {})
 
-  subscriber.on('message', (channel: string, message: string) => {
-    if (channel !== EVICT_CHANNEL) return
+  // The connection is this channel's alone, so every message on it is an eviction.
+  subscriber.on('message', (_channel: string, message: string) => {
     try {
       const keys = JSON.parse(open(keyring(), message, EVICT_CHANNEL)) as EvictedKeys
       if (typeof (keys as { token?: unknown }).token !== 'string' &&

@@ -102,7 +102,8 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
       return entries.delete(key) ? 1 : 0
     }
     const prefix = 'account' in keys ? `${tagOf(keys.account)}/` : ''
-    for (const key of refreshRetry.keys()) if (key.startsWith(prefix)) refreshRetry.delete(key)
+    // Backoff state only delays a refresh: forgetting other accounts' costs at most an early retry.
+    refreshRetry.clear()
     const doomed = [...entries.keys()].filter((key) => key.startsWith(prefix))
     for (const key of doomed) entries.delete(key)
     return doomed.length

@@ -257,6 +257,31 @@ async function main (): Promise<void> {
     t.same(b.heard.at(-1), { account: accountKey(ACCOUNT) })
   })
 
+  t.test('a subscriber connection that is ready already is listened on at once', async (t) => {
+    const a = replica()
+    await ready(a)
+    const subscriber = a.redis.duplicate()
+    t.teardown(() => subscriber.disconnect())
+    await new Promise((resolve) => subscriber.once('ready', resolve))
+    const heard: EvictedKeys[] = []
+    createSharedCache({
+      source: { get: () => Promise.reject(new Error('not used')) },
+      redis: a.redis,
+      subscriber,
+      keyring: () => keyring,
+      clock: systemClock,
+      logger: pino(new LogCapture()),
+      metrics: createMetrics(),
+      minRemainingSeconds: 300,
+      refreshAheadSeconds: 900,
+      lockMs: 2_000
+    }).onEvicted((keys) => heard.push(keys))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await a.shared.evict(request('heard-at-once'))
+    await until(() => heard.length > 0)
+    t.same(heard, [{ token: tokenKey(request('heard-at-once')) }])
+  })
+
   t.test('an eviction message that does not open is ignored', async (t) => {
     const a = replica()
     await ready(a)
