@@ -8,14 +8,14 @@ import { parseRestrictedViewerParameters, requireApiVersion } from './arm-parame
 import type { AviTokenMinter } from './avi-tokens.js'
 import type { ArmOperation, Counters } from './counters.js'
 import type { Faults } from './faults.js'
-import type { RateBuckets } from './rate-bucket.js'
+import type { WriteLimits } from './rate-bucket.js'
 import type { TokenAuthority } from './token-authority.js'
 
 export interface ArmRoutesOptions {
   accounts: AccountDirectory
   tokens: TokenAuthority
   aviTokens: AviTokenMinter
-  writeBuckets: RateBuckets
+  writeLimits: WriteLimits
   counters: Counters
   faults: Faults
 }
@@ -49,7 +49,7 @@ function sendArmError (error: FastifyError, _request: FastifyRequest, reply: Fas
 
 /** The emulated ARM routes of Microsoft.VideoIndexer; register with prefix '/subscriptions'. */
 export async function armRoutes (app: FastifyInstance, options: ArmRoutesOptions): Promise<void> {
-  const { accounts, tokens, aviTokens, writeBuckets, counters, faults } = options
+  const { accounts, tokens, aviTokens, writeLimits, counters, faults } = options
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body))
@@ -94,7 +94,7 @@ export async function armRoutes (app: FastifyInstance, options: ArmRoutesOptions
     async (request, reply) => {
       const principalId = await admit(request)
       const { subscriptionId, resourceGroupName, accountName } = request.params
-      const bucket = writeBuckets.take(`${subscriptionId.toLowerCase()}|${principalId}`)
+      const bucket = writeLimits.take(subscriptionId, principalId)
       reply.header('x-ms-ratelimit-remaining-subscription-writes', String(bucket.remaining))
       if (!bucket.allowed) {
         throw new ArmError(

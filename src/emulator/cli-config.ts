@@ -1,5 +1,6 @@
 import { DEFAULT_CERTIFICATE_HOSTS } from './emulator.js'
 import type { EmulatorOptions } from './emulator.js'
+import { ARM_WRITE_LIMITS } from './rate-bucket.js'
 
 export interface CliConfig {
   options: EmulatorOptions
@@ -45,6 +46,17 @@ export function readCliConfig (env: NodeJS.ProcessEnv): CliConfig {
       port: integer(env, 'EMULATOR_PORT', 8081, 0, 65535),
       certificateHosts: [...new Set([...DEFAULT_CERTIFICATE_HOSTS, ...extraHosts])],
       tokenLifetimeSeconds: integer(env, 'EMULATOR_TOKEN_LIFETIME_SECONDS', 3600, 1, 86_400),
+      writeLimits: {
+        capacity: integer(env, 'EMULATOR_WRITE_BURST', ARM_WRITE_LIMITS.capacity, 1, 100_000),
+        refillPerSecond: integer(env, 'EMULATOR_WRITES_PER_SECOND', ARM_WRITE_LIMITS.refillPerSecond, 1, 10_000),
+        subscriptionMultiplier: integer(
+          env,
+          'EMULATOR_SUBSCRIPTION_WRITE_MULTIPLIER',
+          ARM_WRITE_LIMITS.subscriptionMultiplier,
+          1,
+          1000
+        )
+      },
       ...(env.EMULATOR_IDENTITY_HEADER ? { identityHeader: env.EMULATOR_IDENTITY_HEADER } : {}),
       // Fixed values, for a broker configured ahead of time (compose): the tenant, the authority the broker
       // reaches the emulator at, and the broker app's client id.

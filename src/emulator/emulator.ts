@@ -17,7 +17,7 @@ import type { Fault, FaultTarget } from './faults.js'
 import { identityRoutes } from './identity-routes.js'
 import { jwksRoutes } from './jwks-routes.js'
 import { createPrincipals } from './principals.js'
-import { createRateBuckets } from './rate-bucket.js'
+import { ARM_WRITE_LIMITS, createWriteLimits, type WriteLimitOptions } from './rate-bucket.js'
 import { createSigningKey } from './signing-key.js'
 import { createTokenAuthority } from './token-authority.js'
 import { urlHost } from './url-host.js'
@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   brokerApplicationIdUri?: string
   /** The managed-identity endpoint's shared secret; random when absent (compose fixes one). */
   identityHeader?: string
+  /** ARM's write buckets; scaled-down versions let tests and the bench reach the limits quickly. */
+  writeLimits?: Partial<WriteLimitOptions>
   now?: () => number
   /** Request logs (pino-compatible); silent when absent. Tokens are never logged. */
   logger?: FastifyBaseLogger
@@ -76,9 +78,6 @@ export interface Emulator {
 
 export const DEFAULT_CERTIFICATE_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1']
 
-/** ARM's write limit: a bucket of 200 per subscription and principal, refilled at 10 per second. */
-const WRITE_BUCKET = { capacity: 200, refillPerSecond: 10 }
-
 function boundPort (app: FastifyInstance): number {
   return (app.server.address() as { port: number }).port
 }
@@ -100,7 +99,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   const counters = createCounters()
   const faults = createFaults()
   const principals = createPrincipals()
-  const writeBuckets = createRateBuckets({ ...WRITE_BUCKET, now })
+  const writeLimits = createWriteLimits({ ...ARM_WRITE_LIMITS, ...options.writeLimits, now })
   const tokens = createTokenAuthority({
     key: authorityKey,
     tenantId,
@@ -123,7 +122,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   const reset = () => {
     counters.reset()
     faults.reset()
-    writeBuckets.reset()
+    writeLimits.reset()
   }
 
   const logging = options.logger ? { loggerInstance: options.logger } : { logger: false }
@@ -143,7 +142,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
       lifetimeSeconds: options.tokenLifetimeSeconds ?? 3600,
       now
     }),
-    writeBuckets,
+    writeLimits,
     counters,
     faults
   })
