@@ -23,6 +23,8 @@ import { createMetrics } from './metrics.js'
 import { createPolicyStore, type ReloadResult } from './policy-store.js'
 import { openSecrets } from './secrets.js'
 import { createTokenPath } from './token-path.js'
+import type { PoolIdentity } from './arm.js'
+import { createIdentityPool } from './credential.js'
 import metricsRoutes from './routes/metrics.js'
 import type { Registry } from 'prom-client'
 
@@ -37,6 +39,8 @@ export interface AppOptions {
    */
   logStream: AuditDestination
   clock?: Clock
+  /** The identity pool; by default one credential per AZURE_CLIENT_IDS entry, or `credential` alone. */
+  identities?: readonly PoolIdentity[]
   /** ARM transport overrides, for the emulator and tests. */
   armHttpClient?: HttpClient
   armTls?: TlsSettings
@@ -135,7 +139,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
   const tokenPath = createTokenPath({
     config,
-    credential,
+    identities: options.identities ?? createIdentityPool(config, credential),
     clock,
     metrics,
     logger,

@@ -1,62 +1,82 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Clock } from './clock.js'
-import { brokerError } from './errors.js'
-
-/** Below this many remaining writes, calls are spaced to ARM's refill rate instead of draining the bucket. */
-export const LOW_REMAINING_WRITES = 20
-/** ARM refills a subscription's write bucket at 10 per second. */
-const REFILL_INTERVAL_MS = 100
+import { brokerError, type BrokerError } from './errors.js'
+import type { MintPriority } from './token-source.js'
+import type { LocalThrottle, Reservation, ThrottleState } from './write-budget.js'
 
 export interface ArmGateStats {
   inFlight: number
   queued: number
-  holdRemainingMs: number
-  remainingWrites: number | undefined
+}
+
+export interface Admission {
+  /** The (identity, subscription) key the write was admitted on. */
+  key: string
+  /** How long the write bucket made it wait. */
+  pacedMs: number
+  release(): void
 }
 
 export interface ArmGate {
   /**
-   * Waits for one of the concurrency slots (first come, first served) and returns its release.
-   * Rejects with ARM_THROTTLED while a throttle hold is in force, and ARM_TIMEOUT if the signal
-   * (the caller's deadline) fires first.
+   * Admits one ARM write on the best of the keys (one per identity, for one subscription): not held,
+   * most writes left. Waits for a concurrency slot (callers first come, first served) and for the
+   * bucket to refill if it is empty. Rejects with ARM_THROTTLED while every key is held or the wait
+   * would pass maxWaitMs, and ARM_TIMEOUT if the signal (the caller's deadline) fires first. A background
+   * refresh is refused (ARM_THROTTLED, RefreshDeferred) unless a slot and spare budget are free now.
    */
-  acquire(signal: AbortSignal): Promise<() => void>
-  /** After a 429: no new ARM call, for any key, for this long. */
-  hold(ms: number): void
+  acquire(keys: readonly string[], options: AcquireOptions): Promise<Admission>
+  /** After a 429 on this key: no new ARM call on it for this long (fleet-wide when the state is shared). */
+  hold(key: string, ms: number): void
   /** Reads x-ms-ratelimit-remaining-subscription-writes from each ARM answer. */
-  observeRemainingWrites(remaining: number): void
+  observeRemainingWrites(key: string, remaining: number): void
+  /** Milliseconds until any of the keys is free of a hold (0: one is free now). */
+  holdRemainingMs(keys: readonly string[]): number
   stats(): ArmGateStats
 }
 
+export interface AcquireOptions {
+  signal: AbortSignal
+  maxWaitMs: number
+  priority: MintPriority
+}
+
+export interface ArmGateOptions {
+  maxConcurrency: number
+  /** This replica's view, used to choose a key; also the throttle state when none is shared. */
+  local: LocalThrottle
+  /** The fleet's throttle state (Redis), when configured; it keeps `local` up to date. */
+  shared?: ThrottleState | undefined
+  onError?: (error: unknown) => void
+}
+
+/** The identity and subscription a write is counted against, as ARM counts it. */
+export function throttleKey (identity: string, subscriptionId: string): string {
+  return `${identity}|${subscriptionId.toLowerCase()}`
+}
+
 /**
- * Admission to ARM, shared by every key: ARM's write bucket is per subscription and identity, so
- * one 429 pauses all minting, concurrency is bounded, and a nearly empty bucket slows calls down.
+ * Admission to ARM. ARM's write bucket is per subscription and identity, so a 429 holds only that
+ * key, concurrency is bounded across all keys, and an empty bucket makes writes wait for its refill.
  */
-export function createArmGate (options: { maxConcurrency: number; clock: Clock }): ArmGate {
-  const now = () => options.clock.now()
+export function createArmGate (options: ArmGateOptions): ArmGate {
+  const { local } = options
+  const state = options.shared ?? local
   const waiting: Array<() => void> = []
   let inFlight = 0
-  let holdUntil = 0
-  let remainingWrites: number | undefined
-  let nextStartAt = 0
 
-  function throwIfHeld (): void {
-    const remaining = holdUntil - now()
-    if (remaining > 0) throw brokerError('ARM_THROTTLED', { retryAfterSeconds: Math.ceil(remaining / 1000) })
-  }
-
-  // A released slot passes straight to the next waiter, so nobody can jump the queue.
   function release (): void {
+    // A released slot passes straight to the next waiter, so nobody can jump the queue.
     const next = waiting.shift()
     if (next) next()
     else inFlight--
   }
 
-  async function takeSlot (signal: AbortSignal): Promise<void> {
-    if (inFlight < options.maxConcurrency) {
+  async function takeSlot (signal: AbortSignal, priority: MintPriority): Promise<void> {
+    if (inFlight < options.maxConcurrency && waiting.length === 0) {
       inFlight++
       return
     }
+    if (priority === 'background') throw deferred(0)
     if (signal.aborted) throw queueTimeout()
     await new Promise<void>((resolve, reject) => {
       const grant = () => {
@@ -72,37 +92,83 @@ export function createArmGate (options: { maxConcurrency: number; clock: Clock }
     })
   }
 
-  function queueTimeout () {
-    return brokerError('ARM_TIMEOUT', {
-      details: [{ code: 'Queued', message: 'ARM calls were at their concurrency limit until the deadline' }]
+  /** Keys in the order to try them: free before held, then most remaining writes first. */
+  function ranked (keys: readonly string[]): string[] {
+    const views = new Map(keys.map((key) => [key, local.view(key)]))
+    return [...keys].sort((a, b) => {
+      const x = views.get(a) as { heldMs: number; remaining: number }
+      const y = views.get(b) as { heldMs: number; remaining: number }
+      return x.heldMs - y.heldMs || y.remaining - x.remaining
     })
   }
 
+  async function reserve (keys: readonly string[], options: AcquireOptions) {
+    let refusal: Extract<Reservation, { granted: false }> | undefined
+    for (const key of ranked(keys)) {
+      const background = options.priority === 'background'
+      const reservation = await state.reserve(key, { maxWaitMs: options.maxWaitMs, background })
+      if (reservation.granted) return { key, waitMs: reservation.waitMs }
+      if (refusal === undefined || reservation.retryAfterMs < refusal.retryAfterMs) refusal = reservation
+    }
+    throw refused(refusal as Extract<Reservation, { granted: false }>)
+  }
+
   return {
-    async acquire (signal) {
-      throwIfHeld()
-      await takeSlot(signal)
+    async acquire (keys, acquireOptions) {
+      const { signal, priority } = acquireOptions
+      const held = this.holdRemainingMs(keys)
+      if (held > 0) throw refused({ granted: false, reason: 'held', retryAfterMs: held })
+      await takeSlot(signal, priority)
       try {
-        throwIfHeld()
-        if (remainingWrites !== undefined && remainingWrites < LOW_REMAINING_WRITES) {
-          const start = Math.max(now(), nextStartAt)
-          nextStartAt = start + REFILL_INTERVAL_MS
-          if (start > now()) await sleep(start - now(), undefined, { signal })
-        }
+        const { key, waitMs } = await reserve(keys, acquireOptions)
+        if (waitMs > 0) await sleep(waitMs, undefined, { signal })
+        return { key, pacedMs: waitMs, release }
       } catch (error) {
         release()
         throw signal.aborted ? brokerError('ARM_TIMEOUT', { cause: error }) : error
       }
-      return release
     },
-    hold (ms) {
-      holdUntil = Math.max(holdUntil, now() + ms)
+    hold (key, ms) {
+      void local.hold(key, ms)
+      if (options.shared) options.shared.hold(key, ms).catch(options.onError)
     },
-    observeRemainingWrites (remaining) {
-      remainingWrites = remaining
+    observeRemainingWrites (key, remaining) {
+      void local.observe(key, remaining)
+      if (options.shared) options.shared.observe(key, remaining).catch(options.onError)
+    },
+    holdRemainingMs (keys) {
+      return Math.min(...keys.map((key) => local.view(key).heldMs))
     },
     stats () {
-      return { inFlight, queued: waiting.length, holdRemainingMs: Math.max(0, holdUntil - now()), remainingWrites }
+      return { inFlight, queued: waiting.length }
     }
   }
+}
+
+function refused (refusal: Extract<Reservation, { granted: false }>): BrokerError {
+  if (refusal.reason === 'background') return deferred(refusal.retryAfterMs)
+  const retryAfterSeconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))
+  const details =
+    refusal.reason === 'empty'
+      ? [{ code: 'WriteBudgetEmpty', message: "ARM's write budget for the broker's identities is spent for now" }]
+      : undefined
+  return brokerError('ARM_THROTTLED', { retryAfterSeconds, ...(details ? { details } : {}) })
+}
+
+function deferred (retryAfterMs: number): BrokerError {
+  return brokerError('ARM_THROTTLED', {
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    details: [{ code: 'RefreshDeferred', message: 'a background refresh waits for spare ARM budget' }]
+  })
+}
+
+/** A background refresh the gate turned away to leave the budget to callers. */
+export function isDeferredRefresh (error: unknown): boolean {
+  return (error as BrokerError | undefined)?.details?.[0]?.code === 'RefreshDeferred'
+}
+
+function queueTimeout () {
+  return brokerError('ARM_TIMEOUT', {
+    details: [{ code: 'Queued', message: 'ARM calls were at their concurrency limit until the deadline' }]
+  })
 }

@@ -9,11 +9,12 @@ import {
   createPipelineRequest,
   tlsPolicy,
   type HttpClient,
+  type Pipeline,
   type PipelineRequest,
   type TlsSettings
 } from '@azure/core-rest-pipeline'
 import type { Logger } from 'pino'
-import type { ArmGate } from './arm-gate.js'
+import { throttleKey, type ArmGate } from './arm-gate.js'
 import {
   DEFAULT_RETRY_AFTER_SECONDS,
   isRetryable,
@@ -30,18 +31,28 @@ import type { BrokerError } from './errors.js'
 import { faultLog } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES } from './scope.js'
-import type { Account, MintedToken, TokenRequest, TokenSource } from './token-source.js'
+import type { Account, MintedToken, MintPriority, TokenRequest, TokenSource } from './token-source.js'
 
 export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
 const BACKOFF_BASE_MS = 200
 
+/** One identity of the pool: its name on metrics and throttle keys (the client id), and its credential. */
+export interface PoolIdentity {
+  id: string
+  credential: TokenCredential
+}
+
 export interface ArmClientOptions {
   arm: Config['arm']
-  credential: TokenCredential
+  /** The identities mints are spread over; each has its own ARM write bucket. */
+  identities: readonly PoolIdentity[]
   clock: Clock
-  /** Shared admission: concurrency bound, throttle hold and pacing. */
+  /** Shared admission: concurrency bound, throttle holds and pacing, per identity and subscription. */
   gate: ArmGate
-  metrics: Pick<Metrics, 'armDuration' | 'armRemainingWrites' | 'throttleHolds' | 'identityRefreshes'>
+  metrics: Pick<
+    Metrics,
+    'armDuration' | 'armRemainingWrites' | 'throttleHolds' | 'identityRefreshes' | 'armMints' | 'armPacingDelay'
+  >
   logger: Logger
   httpClient?: HttpClient
   tls?: TlsSettings
@@ -50,28 +61,41 @@ export interface ArmClientOptions {
 }
 
 /**
- * The last tier: mints restricted viewer tokens through ARM. One pipeline serves every call, so
- * the bearer-token policy keeps reusing the identity token until it nears expiry.
+ * The last tier: mints restricted viewer tokens through ARM. One pipeline per identity serves every
+ * call, so each bearer-token policy keeps reusing its identity token until it nears expiry.
  */
 export function createArmClient (options: ArmClientOptions): TokenSource {
-  const { arm, credential, clock, gate, metrics, logger, random = Math.random } = options
-  const pipeline = createEmptyPipeline()
-  if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
-  pipeline.addPolicy(
-    bearerTokenAuthenticationPolicy({
-      credential: countedCredential(boundedCredential(credential, arm.timeoutMs), metrics.identityRefreshes),
-      scopes: ARM_TOKEN_SCOPE
-    })
-  )
+  const { arm, clock, gate, metrics, logger, random = Math.random } = options
+  if (options.identities.length === 0) throw new Error('the identity pool is empty')
   // Requests that get this far have their identity token: a later timeout is ARM's, not the identity endpoint's.
   const reachedArm = new WeakSet<PipelineRequest>()
-  pipeline.addPolicy({
-    name: 'markReachedArm',
-    sendRequest (request, next) {
-      reachedArm.add(request)
-      return next(request)
-    }
-  })
+  const pipelines = new Map(
+    options.identities.map(({ id, credential }) => {
+      const pipeline = createEmptyPipeline()
+      if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
+      pipeline.addPolicy(
+        bearerTokenAuthenticationPolicy({
+          credential: countedCredential(boundedCredential(credential, arm.timeoutMs), metrics.identityRefreshes),
+          scopes: ARM_TOKEN_SCOPE
+        })
+      )
+      pipeline.addPolicy({
+        name: 'markReachedArm',
+        sendRequest (request, next) {
+          reachedArm.add(request)
+          return next(request)
+        }
+      })
+      return [id, pipeline] as const
+    })
+  )
+  const identityOf = new Map<string, string>()
+  const keysFor = (subscriptionId: string) =>
+    options.identities.map(({ id }) => {
+      const key = throttleKey(id, subscriptionId)
+      identityOf.set(key, id)
+      return key
+    })
   const httpClient = options.httpClient ?? createDefaultHttpClient()
   // https://learn.microsoft.com/rest/api/videoindexer/generate/restricted-viewer-access-token
   const mintUrl = (account: Account) =>
@@ -80,7 +104,7 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
     `/providers/Microsoft.VideoIndexer/accounts/${encodeURIComponent(account.name)}` +
     `/generateRestrictedViewerAccessToken?api-version=${encodeURIComponent(arm.apiVersion)}`
 
-  async function mint ({ account, scope, id }: TokenRequest): Promise<MintedToken> {
+  async function mint ({ account, scope, id, priority = 'caller' }: TokenRequest): Promise<MintedToken> {
     const body: Record<string, string> = { scope: ARM_SCOPE_NAMES[scope] }
     if (scope === 'video') body.videoId = id as string
     if (scope === 'project') body.projectId = id as string
@@ -94,14 +118,15 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
       arm.timeoutMs
     )
     try {
-      return await attempts(mintUrl(account), body, correlationId, deadline.signal, deadlineAt, log)
+      const call = { url: mintUrl(account), keys: keysFor(account.subscriptionId), priority }
+      return await attempts(call, body, correlationId, deadline.signal, deadlineAt, log)
     } finally {
       clearTimeout(timer)
     }
   }
 
   async function attempts (
-    url: string,
+    { url, keys, priority }: { url: string; keys: string[]; priority: MintPriority },
     body: Record<string, string>,
     correlationId: string,
     deadline: AbortSignal,
@@ -122,20 +147,32 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
         }),
         abortSignal: deadline
       })
-      const release = await gate.acquire(deadline)
+      // Half the time left may go on waiting for the write bucket; the rest is for the call itself.
+      const maxWaitMs = (deadlineAt - performance.now()) / 2
+      const admission = await gate.acquire(keys, { signal: deadline, maxWaitMs, priority })
+      const identity = identityOf.get(admission.key) as string
+      metrics.armPacingDelay.observe({ identity }, admission.pacedMs / 1000)
       const started = performance.now()
       let retryAfterMs: number | undefined
       try {
+        const pipeline = pipelines.get(identity) as Pipeline
         const response = await untilAborted(pipeline.sendRequest(httpClient, request), deadline)
         const armRequestId = response.headers.get('x-ms-request-id')
         metrics.armDuration.observe({ status: response.status }, (performance.now() - started) / 1000)
+        metrics.armMints.inc({ identity, status: response.status })
         const remainingWrites = Number(response.headers.get('x-ms-ratelimit-remaining-subscription-writes') ?? NaN)
         if (Number.isFinite(remainingWrites)) {
-          gate.observeRemainingWrites(remainingWrites)
-          metrics.armRemainingWrites.set(remainingWrites)
+          gate.observeRemainingWrites(admission.key, remainingWrites)
+          metrics.armRemainingWrites.set({ identity }, remainingWrites)
         }
         log.info(
-          { armRequestId, status: response.status, attempt, durationMs: Math.round(performance.now() - started) },
+          {
+            armRequestId,
+            status: response.status,
+            attempt,
+            identity,
+            durationMs: Math.round(performance.now() - started)
+          },
           'arm call'
         )
         if (response.status === 200) {
@@ -145,8 +182,10 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
         failure = responseError(response, armRequestId, clock.now())
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now())
         if (response.status === 429) {
-          gate.hold(retryAfterMs ?? DEFAULT_RETRY_AFTER_SECONDS * 1000)
-          metrics.throttleHolds.inc()
+          gate.hold(admission.key, retryAfterMs ?? DEFAULT_RETRY_AFTER_SECONDS * 1000)
+          metrics.throttleHolds.inc({ identity })
+          // Another identity of the pool may be free now: try it without waiting out this one's hold.
+          retryAfterMs = gate.holdRemainingMs(keys)
         }
       } catch (error) {
         if (reachedArm.has(request)) metrics.armDuration.observe({ status: 0 }, (performance.now() - started) / 1000)
@@ -154,7 +193,7 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
         const { level, fields } = faultLog(error)
         log[level]({ attempt, ...fields, code: failure.code }, 'arm call failed')
       } finally {
-        release()
+        admission.release()
       }
       waitMs = retryAfterMs ?? backoff(attempt, random)
       // A wait beyond the cap, or past the deadline, is handed back to the caller instead of slept.

@@ -1,5 +1,6 @@
 import { ManagedIdentityCredential, WorkloadIdentityCredential, type TokenCredential } from '@azure/identity'
-import type { IdentityConfig } from './config.js'
+import type { PoolIdentity } from './arm.js'
+import type { Config, IdentityConfig } from './config.js'
 import type { Metrics } from './metrics.js'
 
 /** The broker's own Azure identity: workload identity in AKS, managed identity elsewhere. */
@@ -15,6 +16,26 @@ export function createCredential (identity: IdentityConfig): TokenCredential {
   return identity.clientId
     ? new ManagedIdentityCredential({ clientId: identity.clientId })
     : new ManagedIdentityCredential()
+}
+
+/** The name of the one identity when no pool is configured and it has no client id (system-assigned). */
+export const DEFAULT_IDENTITY = 'default'
+
+/**
+ * The identities mints are spread over: one credential per client id of AZURE_CLIENT_IDS (managed or
+ * workload, as configured), or the broker's one credential.
+ */
+export function createIdentityPool (
+  config: Pick<Config, 'identity' | 'identityPool'>,
+  credential: TokenCredential
+): PoolIdentity[] {
+  if (config.identityPool.length === 0) {
+    return [{ id: config.identity.clientId ?? DEFAULT_IDENTITY, credential }]
+  }
+  return config.identityPool.map((clientId) => ({
+    id: clientId,
+    credential: createCredential({ ...config.identity, clientId })
+  }))
 }
 
 /**

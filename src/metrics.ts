@@ -51,12 +51,32 @@ export function createMetrics () {
     }),
     armRemainingWrites: new Gauge({
       name: 'vi_broker_arm_remaining_writes',
-      help: 'x-ms-ratelimit-remaining-subscription-writes from the latest ARM answer',
+      help: 'x-ms-ratelimit-remaining-subscription-writes from the latest ARM answer, by identity (client id)',
+      labelNames: ['identity'] as const,
       registers
     }),
     throttleHolds: new Counter({
       name: 'vi_broker_arm_throttle_holds_total',
-      help: 'ARM 429s that held back all minting',
+      help: "ARM 429s, by identity: each held back that identity's mints (on every replica when Redis is shared)",
+      labelNames: ['identity'] as const,
+      registers
+    }),
+    armMints: new Counter({
+      name: 'vi_broker_arm_mints_total',
+      help: 'generateRestrictedViewerAccessToken calls that ARM answered, by identity and HTTP status',
+      labelNames: ['identity', 'status'] as const,
+      registers
+    }),
+    armPacingDelay: new Histogram({
+      name: 'vi_broker_arm_pacing_delay_seconds',
+      help: "How long a mint waited for the identity's write bucket (the fleet's, when Redis is shared) to refill",
+      labelNames: ['identity'] as const,
+      buckets: [0, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers
+    }),
+    refreshDeferrals: new Counter({
+      name: 'vi_broker_refresh_deferrals_total',
+      help: 'Background refreshes put off because callers needed the ARM write budget',
       registers
     }),
     armInFlight: new Gauge({ name: 'vi_broker_arm_in_flight', help: 'ARM calls in flight', registers }),

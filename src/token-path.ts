@@ -1,9 +1,8 @@
 import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
-import type { TokenCredential } from '@azure/identity'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { createArmGate, type ArmGate } from './arm-gate.js'
-import { createArmClient } from './arm.js'
+import { createArmGate, isDeferredRefresh, type ArmGate } from './arm-gate.js'
+import { createArmClient, type PoolIdentity } from './arm.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { faultLog } from './logger.js'
@@ -11,10 +10,12 @@ import type { Metrics } from './metrics.js'
 import { createSharedCache } from './shared-cache.js'
 import { createTokenCache, type TokenCache } from './token-cache.js'
 import type { Keyring } from './token-sealer.js'
+import { createLocalThrottle } from './write-budget.js'
 
 export interface TokenPathOptions {
   config: Readonly<Config>
-  credential: TokenCredential
+  /** The identity pool mints are spread over (see createIdentityPool). */
+  identities: readonly PoolIdentity[]
   clock: Clock
   metrics: Metrics
   logger: Logger
@@ -39,10 +40,11 @@ export function createTokenPath (options: TokenPathOptions): {
   close(): Promise<void>
 } {
   const { config, clock, metrics, logger, redis } = options
-  const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency, clock })
+  const local = createLocalThrottle({ bucket: config.arm.writeBucket, clock })
+  const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency, local })
   const arm = createArmClient({
     arm: config.arm,
-    credential: options.credential,
+    identities: options.identities,
     clock,
     gate: armGate,
     metrics,
@@ -75,6 +77,7 @@ export function createTokenPath (options: TokenPathOptions): {
     clock,
     fingerprint: options.fingerprint,
     onRefreshError: (key, error) => {
+      if (isDeferredRefresh(error)) return metrics.refreshDeferrals.inc()
       metrics.refreshFailures.inc()
       const { level, fields } = faultLog(error)
       logger[level]({ ...fields, cacheKey: key }, 'background token refresh failed')

@@ -8,11 +8,16 @@ export interface Account {
   name: string
 }
 
+/** Who is waiting for a mint: a caller (a miss), or nobody (a background refresh). */
+export type MintPriority = 'caller' | 'background'
+
 /** What a caller asks for: a token of one scope (and id) for one account. */
 export interface TokenRequest {
   account: Account
   scope: Scope
   id?: string | undefined
+  /** Not part of the key: a background refresh spends only the ARM budget callers leave. */
+  priority?: MintPriority | undefined
 }
 
 /** A token as ARM minted it. */

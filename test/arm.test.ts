@@ -3,6 +3,7 @@ import { CredentialUnavailableError, type TokenCredential } from '@azure/identit
 import { pino } from 'pino'
 import t from 'tap'
 import { createArmGate } from '../src/arm-gate.js'
+import { createLocalThrottle } from '../src/write-budget.js'
 import { createMetrics } from '../src/metrics.js'
 import { parseRetryAfter } from '../src/arm-response.js'
 import { createArmClient, type ArmClientOptions } from '../src/arm.js'
@@ -18,7 +19,12 @@ const ACCOUNT_PATH =
   '/providers/Microsoft.VideoIndexer/accounts/contosto-azurevideoindexer' +
   '/generateRestrictedViewerAccessToken?api-version=2024-01-01'
 
-function client (replies: Array<FakeReply | (() => Promise<FakeReply>)>, overrides: Partial<ArmClientOptions> = {}) {
+const localThrottle = () => createLocalThrottle({ bucket: config.arm.writeBucket, clock: systemClock })
+
+function client (
+  replies: Array<FakeReply | (() => Promise<FakeReply>)>,
+  { credential, ...overrides }: Partial<ArmClientOptions> & { credential?: TokenCredential } = {}
+) {
   let call = 0
   const arm = fakeArm(async () => {
     const reply = replies[Math.min(call++, replies.length - 1)] as FakeReply | (() => Promise<FakeReply>)
@@ -27,9 +33,9 @@ function client (replies: Array<FakeReply | (() => Promise<FakeReply>)>, overrid
   const identity = fakeCredential()
   const source = createArmClient({
     arm: config.arm,
-    credential: identity.credential,
+    identities: [{ id: 'default', credential: credential ?? identity.credential }],
     clock: systemClock,
-    gate: createArmGate({ maxConcurrency: 4, clock: systemClock }),
+    gate: createArmGate({ maxConcurrency: 4, local: localThrottle() }),
     metrics: createMetrics(),
     logger: pino({ level: 'silent' }),
     httpClient: arm.client,
@@ -170,4 +176,56 @@ t.test('parseRetryAfter reads seconds and HTTP dates', async (t) => {
   t.equal(parseRetryAfter('soon', now), undefined)
   t.equal(parseRetryAfter(null, now), undefined)
   t.equal(parseRetryAfter(undefined, now), undefined)
+})
+
+t.test('a pool spreads mints by remaining writes, and a 429 moves them to another identity at once', async (t) => {
+  const metrics = createMetrics()
+  const remaining: Record<string, number> = { 'Bearer token-a': 10, 'Bearer token-b': 12 }
+  const throttled = new Set<string>()
+  const arm = fakeArm(async (request) => {
+    const authorization = request.headers.get('authorization') as string
+    if (throttled.has(authorization)) return { status: 429, headers: { 'retry-after': '30' } }
+    remaining[authorization] = (remaining[authorization] as number) - 1
+    return {
+      status: 200,
+      body: { accessToken: 'minted-token' },
+      headers: { 'x-ms-ratelimit-remaining-subscription-writes': String(remaining[authorization]) }
+    }
+  })
+  const source = createArmClient({
+    arm: config.arm,
+    identities: [
+      { id: 'client-a', credential: fakeCredential('token-a').credential },
+      { id: 'client-b', credential: fakeCredential('token-b').credential }
+    ],
+    clock: systemClock,
+    gate: createArmGate({ maxConcurrency: 1, local: localThrottle() }),
+    metrics,
+    logger: pino({ level: 'silent' }),
+    httpClient: arm.client
+  })
+  const mint = () => source.get({ account: config.account, scope: 'account' })
+  for (let i = 0; i < 4; i++) await mint()
+  const users = arm.calls.map((c) => c.authorization)
+  t.same(
+    users,
+    ['Bearer token-a', 'Bearer token-b', 'Bearer token-b', 'Bearer token-b'],
+    'after one answer each, client-b has more writes left (11 to 9), until both have 9'
+  )
+  throttled.add('Bearer token-a')
+  arm.calls.length = 0
+  await mint()
+  await mint()
+  t.same(
+    arm.calls.map((c) => c.authorization),
+    ['Bearer token-a', 'Bearer token-b', 'Bearer token-b'],
+    'a 429 on client-a held it; the retry went to client-b without waiting 30 s, and so did the next mint'
+  )
+  const text = await metrics.registry.metrics()
+  t.match(text, /vi_broker_arm_throttle_holds_total\{identity="client-a"\} 1/)
+  t.match(text, /vi_broker_arm_remaining_writes\{identity="client-b"\} 7/)
+  t.match(text, /vi_broker_arm_mints_total\{identity="client-a",status="429"\} 1/)
+  t.match(text, /vi_broker_arm_mints_total\{identity="client-b",status="200"\} 5/)
+  throttled.add('Bearer token-b')
+  await t.rejects(mint(), { code: 'ARM_THROTTLED', retryAfterSeconds: 30 }, 'all held: the shortest hold is the wait')
 })

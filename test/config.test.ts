@@ -52,7 +52,8 @@ t.test('defaults', async (t) => {
       timeoutMs: 10_000,
       maxRetries: 2,
       retryAfterCapSeconds: 5,
-      maxConcurrency: 16
+      maxConcurrency: 16,
+      writeBucket: { burst: 200, perSecond: 10 }
     },
     auth: {
       mode: 'hs256',
@@ -64,6 +65,7 @@ t.test('defaults', async (t) => {
       maxLifetimeSeconds: 86_400
     },
     identity: { kind: 'managed' },
+    identityPool: [],
     policyFile: MINIMAL.POLICY_FILE,
     cache: { maxEntries: 10_000, minRemainingSeconds: 300, refreshAheadSeconds: 900 },
     auditHmacKey: { value: HMAC_KEY },
@@ -90,6 +92,8 @@ t.test('every variable is read and converted', async (t) => {
     ARM_TIMEOUT_MS: '2500',
     ARM_MAX_RETRIES: '0',
     ARM_RETRY_AFTER_CAP_SECONDS: '30',
+    ARM_WRITE_BURST: '20',
+    ARM_WRITES_PER_SECOND: '2',
     AUTH_CALLER_CLAIMS: 'appid,oid',
     AUTH_CLOCK_SKEW_SECONDS: '0',
     CACHE_MAX_ENTRIES: '5',
@@ -110,13 +114,30 @@ t.test('every variable is read and converted', async (t) => {
     timeoutMs: 2500,
     maxRetries: 0,
     retryAfterCapSeconds: 30,
-    maxConcurrency: 16
+    maxConcurrency: 16,
+    writeBucket: { burst: 20, perSecond: 2 }
   })
   t.same(config.auth.callerClaims, ['appid', 'oid'])
   t.equal(config.auth.clockSkewSeconds, 0)
   t.same(config.cache, { maxEntries: 5, minRemainingSeconds: 0, refreshAheadSeconds: 120 })
   t.same(config.shutdown, { delayMs: 0, timeoutMs: 100 })
   t.same(config.identity, { kind: 'managed', clientId: 'user-assigned-client-id' })
+  t.same(config.identityPool, [], 'AZURE_CLIENT_ID alone is a pool of one, as before')
+})
+
+t.test('AZURE_CLIENT_IDS names the identity pool', async (t) => {
+  t.same(load({ AZURE_CLIENT_IDS: 'client-a, client-b,client-c' }).identityPool, ['client-a', 'client-b', 'client-c'])
+  t.throws(() => load({ AZURE_CLIENT_IDS: 'client-a,,client-b' }), /AZURE_CLIENT_IDS/)
+  t.throws(() => load({ AZURE_CLIENT_IDS: 'client-a,CLIENT-A' }), /AZURE_CLIENT_IDS: names an identity twice/)
+  t.throws(() => load({ ARM_WRITE_BURST: '0' }), /ARM_WRITE_BURST/)
+  t.throws(() => load({ ARM_WRITES_PER_SECOND: '0.5' }), /ARM_WRITES_PER_SECOND/)
+  const workload = load({
+    AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token',
+    AZURE_TENANT_ID: 'tenant',
+    AZURE_CLIENT_IDS: 'client-a,client-b'
+  })
+  t.match(workload.identity, { kind: 'workload', clientId: 'client-a' }, 'workload identity takes ids from the pool')
+  t.same(workload.identityPool, ['client-a', 'client-b'])
 })
 
 t.test('the header timeout is 1 to 60 seconds', async (t) => {

@@ -36,12 +36,16 @@ export function checkCombinations (env: Env): void {
   }
   if (
     env.AZURE_FEDERATED_TOKEN_FILE !== undefined &&
-    (env.AZURE_CLIENT_ID === undefined || env.AZURE_TENANT_ID === undefined)
+    ((env.AZURE_CLIENT_ID === undefined && env.AZURE_CLIENT_IDS === undefined) || env.AZURE_TENANT_ID === undefined)
   ) {
     throw invalidConfig(
       'AZURE_CLIENT_ID, AZURE_TENANT_ID',
-      'required with AZURE_FEDERATED_TOKEN_FILE (workload identity)'
+      'required with AZURE_FEDERATED_TOKEN_FILE (workload identity; AZURE_CLIENT_IDS may name the client ids)'
     )
+  }
+  const pool = readIdentityPool(env.AZURE_CLIENT_IDS)
+  if (new Set(pool.map((id) => id.toLowerCase())).size !== pool.length) {
+    throw invalidConfig('AZURE_CLIENT_IDS', 'names an identity twice')
   }
 }
 
@@ -52,4 +56,9 @@ export function readKeyring (value: string): Keyring {
   } catch (error) {
     throw invalidConfig('CACHE_ENCRYPTION_KEY', (error as Error).message)
   }
+}
+
+/** The client ids of AZURE_CLIENT_IDS, in order; empty when unset. */
+export function readIdentityPool (value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').map((id) => id.trim())
 }

@@ -30,6 +30,9 @@ export const EnvSchema = Type.Object({
   ARM_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 5, default: 2 }),
   ARM_RETRY_AFTER_CAP_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 5 }),
   ARM_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 16 }),
+  // ARM's write bucket per subscription and identity, which the broker paces its mints to.
+  ARM_WRITE_BURST: Type.Integer({ minimum: 1, maximum: 100_000, default: 200 }),
+  ARM_WRITES_PER_SECOND: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
 
   // Caller authentication: exactly one of AUTH_ENTRA_TENANT_ID, AUTH_JWKS_URI and AUTH_JWT_SECRET (src/config/auth.ts).
   AUTH_ENTRA_TENANT_ID: Type.Optional(Type.String({ pattern: GUID })),
@@ -77,6 +80,8 @@ export const EnvSchema = Type.Object({
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 
   AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  // The identity pool: client ids of user-assigned identities, comma separated.
+  AZURE_CLIENT_IDS: Type.Optional(Type.String({ pattern: '^\\s*[\\w-]+(\\s*,\\s*[\\w-]+){0,49}\\s*$' })),
   AZURE_TENANT_ID: Type.Optional(Type.String({ minLength: 1 })),
   AZURE_FEDERATED_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
   AZURE_AUTHORITY_HOST: Type.Optional(HttpsUrl)

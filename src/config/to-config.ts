@@ -1,5 +1,5 @@
 import { toAuth } from './auth.js'
-import { readKeyring } from './cross-checks.js'
+import { readIdentityPool, readKeyring } from './cross-checks.js'
 import type { Env } from './env-schema.js'
 import { parseTextSecret, secretSource } from './secrets.js'
 import type { Config, IdentityConfig, RedisConfig } from './types.js'
@@ -24,10 +24,12 @@ export function toConfig (env: Env): Config {
       timeoutMs: env.ARM_TIMEOUT_MS,
       maxRetries: env.ARM_MAX_RETRIES,
       retryAfterCapSeconds: env.ARM_RETRY_AFTER_CAP_SECONDS,
-      maxConcurrency: env.ARM_MAX_CONCURRENCY
+      maxConcurrency: env.ARM_MAX_CONCURRENCY,
+      writeBucket: { burst: env.ARM_WRITE_BURST, perSecond: env.ARM_WRITES_PER_SECOND }
     },
     auth: toAuth(env),
     identity: toIdentity(env),
+    identityPool: readIdentityPool(env.AZURE_CLIENT_IDS),
     policyFile: env.POLICY_FILE,
     cache: {
       maxEntries: env.CACHE_MAX_ENTRIES,
@@ -60,7 +62,7 @@ function toIdentity (env: Env): IdentityConfig {
   }
   return {
     kind: 'workload',
-    clientId: env.AZURE_CLIENT_ID as string,
+    clientId: env.AZURE_CLIENT_ID ?? (readIdentityPool(env.AZURE_CLIENT_IDS)[0] as string),
     tenantId: env.AZURE_TENANT_ID as string,
     tokenFilePath: env.AZURE_FEDERATED_TOKEN_FILE,
     ...(env.AZURE_AUTHORITY_HOST !== undefined ? { authorityHost: env.AZURE_AUTHORITY_HOST } : {})

@@ -49,9 +49,16 @@ export interface Config {
     maxRetries: number
     retryAfterCapSeconds: number
     maxConcurrency: number
+    /** ARM's write bucket per subscription and identity (ARM_WRITE_BURST, ARM_WRITES_PER_SECOND). */
+    writeBucket: { burst: number; perSecond: number }
   }
   auth: AuthConfig
   identity: IdentityConfig
+  /**
+   * AZURE_CLIENT_IDS: user-assigned identities (client ids) to spread mints over, each with its own
+   * ARM write bucket. Empty: the one identity of `identity`.
+   */
+  identityPool: string[]
   policyFile: string
   cache: { maxEntries: number; minRemainingSeconds: number; refreshAheadSeconds: number }
   auditHmacKey: SecretSource<string>
