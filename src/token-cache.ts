@@ -27,6 +27,8 @@ export interface CachedToken {
   /** The audit fingerprint, worked out once per token (and per HMAC key) rather than on every hit. */
   fingerprint: string
   fingerprintKeyId: string
+  /** When a hit starts a background refresh: a jittered point in the refresh-ahead window. */
+  refreshAt: number
 }
 
 export interface CacheResult {
@@ -55,11 +57,19 @@ export interface TokenCacheOptions {
   fingerprint(accessToken: string): { value: string; keyId: string }
   /** Jitter source for the refresh backoff; injectable for tests. */
   random?: () => number
+  /** Where in the refresh-ahead window each token's refresh starts (0: at its start); injectable for tests. */
+  refreshJitter?: () => number
 }
 
 const ASSUMED_LIFETIME_MS = 3600_000
 const REFRESH_BACKOFF_BASE_MS = 1_000
 const REFRESH_BACKOFF_MAX_MS = 60_000
+/**
+ * Refreshes start somewhere in the first three quarters of the refresh-ahead window, so tokens minted
+ * together (a cold start, a deploy, a Redis flush) do not all come due together; the last quarter is
+ * left for retries.
+ */
+const REFRESH_SPREAD = 0.75
 
 /**
  * An LRU of issued tokens. Each entry lives until its token's exp minus the minimum remaining
@@ -68,7 +78,7 @@ const REFRESH_BACKOFF_MAX_MS = 60_000
  * Failures are never stored.
  */
 export function createTokenCache (options: TokenCacheOptions): TokenCache {
-  const { source, clock, onRefreshError, fingerprint, random = Math.random } = options
+  const { source, clock, onRefreshError, fingerprint, random = Math.random, refreshJitter = Math.random } = options
   const minRemainingMs = options.minRemainingSeconds * 1000
   const refreshAheadMs = options.refreshAheadSeconds * 1000
   // No TTL in the LRU: get() checks each entry's expiry exactly and drops a stale one, and without
@@ -111,7 +121,8 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
   source.onEvicted?.(drop)
 
   function refresh (key: string, request: TokenRequest): void {
-    startMint(key, request).then(
+    // Nobody waits for a refresh: it spends only the ARM budget that callers' misses leave.
+    startMint(key, { ...request, priority: 'background' }).then(
       () => refreshRetry.delete(key),
       (error: unknown) => {
         const failures = (refreshRetry.get(key)?.failures ?? 0) + 1
@@ -129,12 +140,14 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
       .get(request)
       .then((minted: MintedToken) => {
         const { value, keyId } = fingerprint(minted.accessToken)
+        const expiresAt = minted.expiresAt ?? issuedAt + ASSUMED_LIFETIME_MS
         const token: CachedToken = {
           accessToken: minted.accessToken,
-          expiresAt: minted.expiresAt ?? issuedAt + ASSUMED_LIFETIME_MS,
+          expiresAt,
           armRequestId: minted.armRequestId,
           fingerprint: value,
-          fingerprintKeyId: keyId
+          fingerprintKeyId: keyId,
+          refreshAt: expiresAt - minRemainingMs - refreshAheadMs * (1 - REFRESH_SPREAD * refreshJitter())
         }
         if (token.expiresAt - minRemainingMs <= clock.now()) {
           throw brokerError('ARM_ERROR', {
@@ -168,9 +181,8 @@ export function createTokenCache (options: TokenCacheOptions): TokenCache {
         cached = undefined
       }
       if (cached !== undefined) {
-        const refreshAt = cached.expiresAt - minRemainingMs - refreshAheadMs
         const backingOff = now < (refreshRetry.get(key)?.notBefore ?? 0)
-        if (now < refreshAt || inFlight.has(key) || backingOff) return { token: cached, cache: 'hit' }
+        if (now < cached.refreshAt || inFlight.has(key) || backingOff) return { token: cached, cache: 'hit' }
         refresh(key, request)
         return { token: cached, cache: 'refresh' }
       }

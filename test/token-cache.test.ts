@@ -27,9 +27,13 @@ function setup (overrides: Partial<TokenCacheOptions> = {}) {
   // The tier behind the cache mints with whatever the test hands the next get(); as ARM's tier does,
   // it reads each token's exp.
   let next: () => Promise<Minted> = () => Promise.reject(new Error('no mint given'))
+  const priorities: Array<TokenRequest['priority']> = []
   const tokenCache = createTokenCache({
     source: {
-      get: () => next().then((minted) => ({ ...minted, expiresAt: readExpiry(minted.accessToken) }))
+      get: ({ priority }) => {
+        priorities.push(priority)
+        return next().then((minted) => ({ ...minted, expiresAt: readExpiry(minted.accessToken) }))
+      }
     },
     maxEntries: 100,
     minRemainingSeconds: MIN_REMAINING,
@@ -37,6 +41,7 @@ function setup (overrides: Partial<TokenCacheOptions> = {}) {
     clock,
     onRefreshError: (_key, error) => refreshErrors.push(error),
     fingerprint: (accessToken) => ({ value: `fp:${accessToken.length}`, keyId: 'key-1' }),
+    refreshJitter: () => 0,
     ...overrides
   })
   const cache = {
@@ -68,7 +73,7 @@ function setup (overrides: Partial<TokenCacheOptions> = {}) {
     await Promise.allSettled(started)
     await new Promise((resolve) => setImmediate(resolve))
   }
-  return { clock, cache, mint, refreshErrors, settled, mints: () => mints }
+  return { clock, cache, mint, refreshErrors, settled, priorities, mints: () => mints }
 }
 
 t.test('a miss mints, a repeat is a hit with no new mint', async (t) => {
@@ -286,4 +291,30 @@ t.test('evictions go to a shared tier, and what the fleet evicted is dropped her
   t.equal((await tokenCache.get({ account: other, scope: 'video', id: 'a' })).cache, 'hit')
   tell({ all: true })
   t.equal(tokenCache.size, 0, 'everything, after missed evictions')
+})
+
+t.test('a refresh is a background mint; a miss is a caller\'s', async (t) => {
+  const { clock, cache, mint, settled, priorities } = setup()
+  await cache.get('k', mint())
+  clock.advance((3600 - MIN_REMAINING - REFRESH_AHEAD) * 1000)
+  t.equal((await cache.get('k', mint())).cache, 'refresh')
+  await settled()
+  t.same(priorities, [undefined, 'background'], 'the gate serves callers first and refreshes from spare budget')
+})
+
+t.test('refreshes are spread over the refresh-ahead window, each token at its own jittered point', async (t) => {
+  const jitters = [0.5, 1]
+  const { clock, cache, mint, settled } = setup({ refreshJitter: () => jitters.shift() as number })
+  await cache.get('half', mint())
+  await cache.get('late', mint())
+  const windowStart = (3600 - MIN_REMAINING - REFRESH_AHEAD) * 1000
+  clock.advance(windowStart)
+  t.equal((await cache.get('half', mint())).cache, 'hit', 'not yet due at the start of the window')
+  t.equal((await cache.get('late', mint())).cache, 'hit')
+  clock.advance(REFRESH_AHEAD * 1000 * 0.375)
+  t.equal((await cache.get('half', mint())).cache, 'refresh', 'due at 0.5 × 3/4 of the window')
+  t.equal((await cache.get('late', mint())).cache, 'hit', 'the other one is due later')
+  clock.advance(REFRESH_AHEAD * 1000 * 0.375)
+  t.equal((await cache.get('late', mint())).cache, 'refresh', 'due at 3/4: a quarter is left for retries')
+  await settled()
 })
