@@ -11,6 +11,7 @@ import { createSharedCache } from './shared-cache.js'
 import { createTokenCache, type TokenCache } from './token-cache.js'
 import type { Keyring } from './token-sealer.js'
 import { createLocalThrottle } from './write-budget.js'
+import { createFleetThrottle } from './fleet-throttle.js'
 
 export interface TokenPathOptions {
   config: Readonly<Config>
@@ -41,7 +42,23 @@ export function createTokenPath (options: TokenPathOptions): {
 } {
   const { config, clock, metrics, logger, redis } = options
   const local = createLocalThrottle({ bucket: config.arm.writeBucket, clock })
-  const armGate = createArmGate({ maxConcurrency: config.arm.maxConcurrency, local })
+  // With Redis, every replica paces to one bucket per identity and honours every replica's 429.
+  const fleet =
+    redis && config.redis
+      ? createFleetThrottle({
+        redis,
+        bucket: config.arm.writeBucket,
+        local,
+        clock,
+        logger: logger.child({ component: 'fleet-throttle' })
+      })
+      : undefined
+  const armGate = createArmGate({
+    maxConcurrency: config.arm.maxConcurrency,
+    local,
+    shared: fleet,
+    onError: (error) => logger.warn({ err: error }, 'fleet throttle update failed')
+  })
   const arm = createArmClient({
     arm: config.arm,
     identities: options.identities,

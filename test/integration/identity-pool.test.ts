@@ -7,7 +7,14 @@ import { build, emulatorFor } from '../helper.js'
 const emulator = await emulatorFor(t, { writeLimits: { capacity: 4, refillPerSecond: 1 } })
 const broker = await build(t, {
   emulator,
-  env: { AZURE_CLIENT_IDS: 'pool-a,pool-b', ARM_WRITE_BURST: '4', ARM_WRITES_PER_SECOND: '1', ARM_TIMEOUT_MS: '1500' }
+  env: {
+    AZURE_CLIENT_IDS: 'pool-a,pool-b',
+    ARM_WRITE_BURST: '4',
+    ARM_WRITES_PER_SECOND: '1',
+    ARM_TIMEOUT_MS: '1500',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0'
+  }
 })
 const portal = await emulator.mintCallerToken('portal-bff')
 
