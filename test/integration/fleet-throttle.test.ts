@@ -22,8 +22,7 @@ async function main (): Promise<void> {
     ARM_RETRY_AFTER_CAP_SECONDS: '1',
     LOG_LEVEL: 'info',
     // The shared test machine is busy; load shedding is not under test here.
-    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
-    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0'
+    OVERLOAD_TARGET_DELAY_MS: '0'
   }
   async function replica (): Promise<Built> {
     const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false })
@@ -39,16 +38,19 @@ async function main (): Promise<void> {
   const armCalls = () => emulator.counters().arm.generateRestrictedViewerAccessToken
 
   t.test('the replicas pace to one bucket: what one spends, the other does not ask ARM for', async (t) => {
-    const first = await Promise.all([0, 1, 2, 3].map((i) => get(a, `paced${i}`)))
+    const started = Date.now()
+    const onA = await Promise.all([0, 1, 2, 3].map((i) => get(a, `paced${i}`)))
     t.same(
-      first.map((r) => r.statusCode),
+      onA.map((r) => r.statusCode),
       [200, 200, 200, 200]
     )
-    const other = await get(b, 'paced-on-b')
-    t.equal(other.statusCode, 503, "replica b knows the identity's bucket is empty")
-    t.match(other.json(), { error: { code: 'ARM_THROTTLED', details: [{ code: 'WriteBudgetEmpty' }] } })
-    t.equal(armCalls(), 4, 'no write beyond the bucket reached ARM')
-    t.equal(emulator.counters().arm.byStatus[429], undefined)
+    // Replica b has spent nothing itself; alone, it would send these four into ARM's empty bucket.
+    const onB = await Promise.all([0, 1, 2, 3].map((i) => get(b, `paced-on-b${i}`)))
+    const refills = Math.floor((Date.now() - started) / 1000)
+    t.ok(onB.some((r) => r.statusCode === 503), 'replica b knows the identity\'s bucket is (nearly) empty')
+    t.match(onB.find((r) => r.statusCode === 503)?.json(), { error: { code: 'ARM_THROTTLED' } })
+    t.ok(armCalls() <= 4 + refills, `ARM got ${armCalls()} writes: the bucket of 4 and ${refills} refill(s), no more`)
+    t.equal(emulator.counters().arm.byStatus[429], undefined, 'and no 429')
   })
 
   t.test("one replica's 429 stops the other's mints for that identity for the whole Retry-After", async (t) => {

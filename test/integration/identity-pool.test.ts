@@ -12,8 +12,7 @@ const broker = await build(t, {
     ARM_WRITE_BURST: '4',
     ARM_WRITES_PER_SECOND: '1',
     ARM_TIMEOUT_MS: '1500',
-    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
-    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0'
+    OVERLOAD_TARGET_DELAY_MS: '0'
   }
 })
 const portal = await emulator.mintCallerToken('portal-bff')
