@@ -108,7 +108,7 @@ t.test('SIGHUP reloads the policy; an invalid policy is rejected and the old one
   await writeFile(`${dir}/policy.json`, '{ not json')
   server.child.kill('SIGHUP')
   await until(() => /"reason":"SIGHUP".*new policy rejected/.test(server.output().stdout))
-  t.match(server.output().stdout, /"reason":"SIGHUP","problem":"Policy file .* is not valid JSON/)
+  t.match(server.output().stdout, /"reason":"SIGHUP","file":"[^"]*policy\.json","problem":"Policy file .* is not valid JSON( \(at line \d+, column \d+\))?"/)
   t.equal(await status(), 403, 'the old policy stays in force')
 
   await writeFile(`${dir}/policy.json`, JSON.stringify({ callers: { 'new-bff': { allow: [{ scope: 'video' }] } } }))
