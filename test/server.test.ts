@@ -7,6 +7,9 @@ import { TEST_ENV } from './helper.js'
 import { callerToken } from './support/tokens.js'
 import { until } from './support/until.js'
 
+// Five broker processes boot here, 4-10 s each on a busy machine: more than tap's 30 s default per file.
+t.setTimeout(120_000)
+
 /** The broker from its sources on a free port, with the test variables under `env`; killed at teardown. */
 async function startServer (t: Test, env: Record<string, string | undefined>, options: BrokerProcessOptions = {}) {
   const server = await startBrokerProcess({ ...options, env: { ...TEST_ENV, ...env } })
