@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { TokenCredential } from '@azure/identity'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -25,6 +24,8 @@ import { openSecrets } from './secrets.js'
 import { createTokenPath } from './token-path.js'
 import type { PoolIdentity } from './arm.js'
 import { createIdentityPool } from './credential.js'
+import type { Tracing } from './tracing.js'
+import { PACKAGE_VERSION } from './version.js'
 import metricsRoutes from './routes/metrics.js'
 import type { Registry } from 'prom-client'
 
@@ -50,12 +51,11 @@ export interface AppOptions {
   redis?: Redis
   /** A second Redis connection that listens for evictions; by default a duplicate of `redis`. */
   redisSubscriber?: Redis
+  /** OpenTelemetry, when config.tracing is set (see startTracing); its owner shuts it down. */
+  tracing?: Tracing
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-const PACKAGE_VERSION = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version
 
 /** Builds the broker, not yet listening. Everything that leaves the process is passed in. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
@@ -90,6 +90,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000
   })
 
+  // First, so the server span covers every hook of every request.
+  if (options.tracing) await options.tracing.register(app)
   let shuttingDown = false
   app.decorate('beginShutdown', () => {
     shuttingDown = true
@@ -148,7 +150,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     redis: options.redis,
     redisSubscriber: options.redisSubscriber,
     armHttpClient: options.armHttpClient,
-    armTls: options.armTls
+    armTls: options.armTls,
+    tracing: options.tracing
   })
   const { tokens, armGate } = tokenPath
   app.addHook('onClose', tokenPath.close)
@@ -170,7 +173,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     auditor,
     metrics,
     overload: { ...config.overload, metrics },
-    clock
+    clock,
+    tracing: options.tracing
   })
   return app
 }

@@ -8,6 +8,7 @@ import {
   createHttpHeaders,
   createPipelineRequest,
   tlsPolicy,
+  tracingPolicy,
   type HttpClient,
   type Pipeline,
   type PipelineRequest,
@@ -32,6 +33,7 @@ import { faultLog } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES } from './scope.js'
 import type { Account, MintedToken, MintPriority, TokenRequest, TokenSource } from './token-source.js'
+import type { Tracing } from './tracing.js'
 
 export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
 const BACKOFF_BASE_MS = 200
@@ -58,6 +60,8 @@ export interface ArmClientOptions {
   tls?: TlsSettings
   /** Jitter source for retry backoff; injectable for tests. */
   random?: () => number
+  /** When tracing is on: ARM and identity calls become child spans, and ARM requests carry traceparent. */
+  tracing?: Pick<Tracing, 'azureContext'> | undefined
 }
 
 /**
@@ -79,6 +83,8 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
           scopes: ARM_TOKEN_SCOPE
         })
       )
+      // After the bearer policy, so the identity token's span and each ARM attempt's span are siblings.
+      if (options.tracing) pipeline.addPolicy(tracingPolicy())
       pipeline.addPolicy({
         name: 'markReachedArm',
         sendRequest (request, next) {
@@ -145,7 +151,9 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
           'content-type': 'application/json',
           'x-ms-correlation-request-id': correlationId
         }),
-        abortSignal: deadline
+        abortSignal: deadline,
+        // The Azure SDK makes spans only for a request that names its parent (see tracingPolicy).
+        ...(options.tracing ? { tracingOptions: { tracingContext: options.tracing.azureContext() } } : {})
       })
       // Half the time left may go on waiting for the write bucket; the rest is for the call itself.
       const maxWaitMs = (deadlineAt - performance.now()) / 2

@@ -26,6 +26,8 @@ export interface AuditRecord {
   fingerprintKeyId: string | null
   tokenExpiresOn: string | null
   armRequestId: string | null
+  /** The W3C trace id of the request (its traceparent's, or the broker's own), when tracing is on. */
+  traceId: string | null
   durationMs: number
   clientIp: string
   userAgent: string | null

@@ -10,7 +10,7 @@ import type { Config } from './config/types.js'
 
 export { ConfigError } from './config/config-error.js'
 export { EnvSchema } from './config/env-schema.js'
-export type { AuthConfig, Config, IdentityConfig, RedisConfig, SecretSource } from './config/types.js'
+export type { AuthConfig, Config, IdentityConfig, RedisConfig, SecretSource, TracingConfig } from './config/types.js'
 
 /** Validates the environment once and returns a frozen config; throws a ConfigError naming the variable. */
 export function loadConfig (source: Record<string, string | undefined>): Readonly<Config> {

@@ -12,6 +12,7 @@ import { createTokenCache, type TokenCache } from './token-cache.js'
 import type { Keyring } from './token-sealer.js'
 import { createLocalThrottle } from './write-budget.js'
 import { createFleetThrottle } from './fleet-throttle.js'
+import type { Tracing } from './tracing.js'
 
 export interface TokenPathOptions {
   config: Readonly<Config>
@@ -29,6 +30,7 @@ export interface TokenPathOptions {
   redisSubscriber?: Redis | undefined
   armHttpClient?: HttpClient | undefined
   armTls?: TlsSettings | undefined
+  tracing?: Tracing | undefined
 }
 
 /**
@@ -67,7 +69,8 @@ export function createTokenPath (options: TokenPathOptions): {
     metrics,
     logger: logger.child({ component: 'arm' }),
     ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
-    ...(options.armTls ? { tls: options.armTls } : {})
+    ...(options.armTls ? { tls: options.armTls } : {}),
+    tracing: options.tracing
   })
   const ownSubscriber = redis && options.keyring && !options.redisSubscriber ? redis.duplicate() : undefined
   const subscriber = options.redisSubscriber ?? ownSubscriber

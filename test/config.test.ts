@@ -75,7 +75,8 @@ t.test('defaults', async (t) => {
     metricsPort: undefined,
     overload: { targetDelayMs: 50, intervalMs: 100 },
     headersTimeoutMs: 10_000,
-    redis: undefined
+    redis: undefined,
+    tracing: undefined
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
 })

@@ -13,6 +13,7 @@ import type { Policy } from '../policy.js'
 import { redisWithLocalFallback } from '../rate-limit-store.js'
 import type { TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
+import type { Tracing } from '../tracing.js'
 import cacheRoutes from './cache.js'
 import tokenRoutes from './tokens.js'
 
@@ -27,6 +28,7 @@ export interface CallerRoutesOptions {
   metrics: Pick<Metrics, 'requests' | 'evictions' | 'cache' | 'servedTokenLife'>
   overload: LoadSheddingOptions
   clock: Clock
+  tracing: Tracing | undefined
 }
 
 /**
@@ -43,7 +45,8 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
     account,
     policy,
     metrics: options.metrics,
-    clock: options.clock
+    clock: options.clock,
+    tracing: options.tracing
   })
   app.addHook('onRequest', app.authenticate)
   // After authentication, so each caller has its own budget from the policy and one cannot starve another.
