@@ -9,6 +9,7 @@ import type { Config } from './config.js'
 import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import { CALLER_PATH, unroutedAudit } from './plugins/audit-trail.js'
+import type { JwksState } from './auth.js'
 import authenticate from './plugins/authenticate.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
@@ -24,6 +25,7 @@ import { openSecrets } from './secrets.js'
 import { createTokenPath } from './token-path.js'
 import type { PoolIdentity } from './arm.js'
 import { createIdentityPool } from './credential.js'
+import { statusReport } from './status.js'
 import type { Tracing } from './tracing.js'
 import { PACKAGE_VERSION } from './version.js'
 import metricsRoutes from './routes/metrics.js'
@@ -60,6 +62,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 /** Builds the broker, not yet listening. Everything that leaves the process is passed in. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config, policy, credential, clock = systemClock } = options
+  const startedAt = clock.now()
   const logger = pino(loggerOptions(config.logLevel), options.logStream)
 
   const app = Fastify({
@@ -117,14 +120,17 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => secrets.close())
   const auth =
     config.auth.mode === 'hs256' ? { ...config.auth, secret: secrets.jwtSecret as () => string } : config.auth
-  await app.register(authenticate, { auth, clock })
+  // jose keeps the caller key set here (JWKS and Entra modes), for the status page.
+  const jwks: JwksState | undefined = config.auth.mode === 'hs256' ? undefined : {}
+  await app.register(authenticate, { auth, clock, jwks })
   await app.register(httpEdge, { headersTimeoutMs: config.headersTimeoutMs })
 
   const policyStore = createPolicyStore({
     file: config.policyFile,
     initial: policy,
     logger,
-    onReload: (result) => metrics.policyReloads.inc({ result })
+    onReload: (result) => metrics.policyReloads.inc({ result }),
+    clock
   })
   if (options.watchPolicy) policyStore.watch()
   app.decorate('reloadPolicy', (reason: string) => policyStore.reload(reason))
@@ -174,7 +180,21 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     metrics,
     overload: { ...config.overload, metrics },
     clock,
-    tracing: options.tracing
+    tracing: options.tracing,
+    status: () =>
+      statusReport({
+        version: PACKAGE_VERSION,
+        clock,
+        startedAt,
+        subscriptionId: config.account.subscriptionId,
+        observed: tokenPath.observed,
+        armGate,
+        policy: policyStore,
+        jwks,
+        tokens,
+        metrics,
+        redisConfigured: options.redis !== undefined
+      })
   })
   return app
 }

@@ -10,7 +10,7 @@ export type Decision = 'allow' | 'deny' | 'error'
 export interface AuditRecord {
   reqId: string
   /** issue: a token request; evict: an operator dropping cached tokens. */
-  action: 'issue' | 'evict'
+  action: 'issue' | 'evict' | 'status' | 'explain'
   caller: string | null
   scope: string | null
   resourceId: string | null

@@ -59,7 +59,8 @@ function auditStep (options: AuditTrailOptions) {
     // An eviction is an operator's act, not a token request: it has its own counter.
     if (request.method === 'DELETE') {
       metrics.evictions.inc({ caller, scope: routeScope(request) ?? 'all', status: reply.statusCode })
-    } else {
+    } else if (operatorAction(request) === undefined) {
+      // Operators reading the status or an explanation are audited, not counted as token requests.
       metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
     }
     if (request.issued) {
@@ -86,7 +87,7 @@ function auditStep (options: AuditTrailOptions) {
     const fingerprint = issued && auditor.fingerprintOf(issued.token)
     return {
       reqId: request.id,
-      action: request.method === 'DELETE' ? 'evict' : 'issue',
+      action: operatorAction(request) ?? (request.method === 'DELETE' ? 'evict' : 'issue'),
       caller: request.caller,
       scope: routeScope(request) ?? clip(params.scope),
       resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
@@ -117,6 +118,11 @@ function annotate (tracing: Tracing, request: FastifyRequest, record: AuditRecor
   if (record.cache !== null) attributes['vi_token_broker.cache'] = record.cache
   if (record.code !== null) attributes['vi_token_broker.code'] = record.code
   tracing.annotate(request, attributes)
+}
+
+function operatorAction (request: FastifyRequest): 'status' | 'explain' | undefined {
+  // A request that reached no route has no route config.
+  return (request.routeOptions.config as { action?: 'status' | 'explain' } | undefined)?.action
 }
 
 function routeScope (request: FastifyRequest): Scope | undefined {

@@ -15,6 +15,7 @@ import type { TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
 import type { Tracing } from '../tracing.js'
 import cacheRoutes from './cache.js'
+import operationsRoutes, { type OperationsRoutesOptions } from './operations.js'
 import tokenRoutes from './tokens.js'
 
 export interface CallerRoutesOptions {
@@ -29,6 +30,8 @@ export interface CallerRoutesOptions {
   overload: LoadSheddingOptions
   clock: Clock
   tracing: Tracing | undefined
+  /** GET /status's body, built when asked. */
+  status: OperationsRoutesOptions['status']
 }
 
 /**
@@ -68,4 +71,5 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
 
   await app.register(tokenRoutes, { account, policy, tokens })
   await app.register(cacheRoutes, { account, policy, tokens })
+  await app.register(operationsRoutes, { account, policy, status: options.status })
 }
