@@ -14,7 +14,18 @@ await build({
   target: 'node20.19',
   // Swagger UI serves its static files from its own package folder, so it stays a normal import.
   // pino-pretty (LOG_FORMAT=pretty) is a development dependency: never part of the production bundle.
-  external: ['@fastify/swagger-ui', 'pino-pretty'],
+  // OpenTelemetry is loaded from node_modules only when tracing is configured, so a broker without it
+  // parses no more than before; @azure/core-tracing with it, so the Azure SDK and the tracing module
+  // share one copy (its instrumenter is module state).
+  external: [
+    '@fastify/swagger-ui',
+    'pino-pretty',
+    '@opentelemetry/*',
+    '@fastify/otel',
+    '@azure/core-tracing',
+    '@azure/opentelemetry-instrumentation-azure-sdk',
+    '@azure/monitor-opentelemetry-exporter'
+  ],
   // CommonJS dependencies inside an ES module still call require() and read __dirname (ioredis does, on errors).
   banner: {
     js: [

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { TokenCredential } from '@azure/identity'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -10,6 +9,7 @@ import type { Config } from './config.js'
 import { brokerError } from './errors.js'
 import { loggerOptions } from './logger.js'
 import { CALLER_PATH, unroutedAudit } from './plugins/audit-trail.js'
+import type { JwksState } from './auth.js'
 import authenticate from './plugins/authenticate.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import errorHandler, { sendError } from './plugins/error-handler.js'
@@ -25,6 +25,9 @@ import { openSecrets } from './secrets.js'
 import { createTokenPath } from './token-path.js'
 import type { PoolIdentity } from './arm.js'
 import { createIdentityPool } from './credential.js'
+import { statusReport } from './status.js'
+import type { Tracing } from './tracing.js'
+import { PACKAGE_VERSION } from './version.js'
 import metricsRoutes from './routes/metrics.js'
 import type { Registry } from 'prom-client'
 
@@ -50,16 +53,16 @@ export interface AppOptions {
   redis?: Redis
   /** A second Redis connection that listens for evictions; by default a duplicate of `redis`. */
   redisSubscriber?: Redis
+  /** OpenTelemetry, when config.tracing is set (see startTracing); its owner shuts it down. */
+  tracing?: Tracing
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-const PACKAGE_VERSION = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version
 
 /** Builds the broker, not yet listening. Everything that leaves the process is passed in. */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config, policy, credential, clock = systemClock } = options
+  const startedAt = clock.now()
   const logger = pino(loggerOptions(config.logLevel), options.logStream)
 
   const app = Fastify({
@@ -90,6 +93,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000
   })
 
+  // First, so the server span covers every hook of every request.
+  if (options.tracing) await options.tracing.register(app)
   let shuttingDown = false
   app.decorate('beginShutdown', () => {
     shuttingDown = true
@@ -115,14 +120,17 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => secrets.close())
   const auth =
     config.auth.mode === 'hs256' ? { ...config.auth, secret: secrets.jwtSecret as () => string } : config.auth
-  await app.register(authenticate, { auth, clock })
+  // jose keeps the caller key set here (JWKS and Entra modes), for the status page.
+  const jwks: JwksState | undefined = config.auth.mode === 'hs256' ? undefined : {}
+  await app.register(authenticate, { auth, clock, jwks })
   await app.register(httpEdge, { headersTimeoutMs: config.headersTimeoutMs })
 
   const policyStore = createPolicyStore({
     file: config.policyFile,
     initial: policy,
     logger,
-    onReload: (result) => metrics.policyReloads.inc({ result })
+    onReload: (result) => metrics.policyReloads.inc({ result }),
+    clock
   })
   if (options.watchPolicy) policyStore.watch()
   app.decorate('reloadPolicy', (reason: string) => policyStore.reload(reason))
@@ -148,7 +156,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     redis: options.redis,
     redisSubscriber: options.redisSubscriber,
     armHttpClient: options.armHttpClient,
-    armTls: options.armTls
+    armTls: options.armTls,
+    tracing: options.tracing
   })
   const { tokens, armGate } = tokenPath
   app.addHook('onClose', tokenPath.close)
@@ -170,7 +179,22 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     auditor,
     metrics,
     overload: { ...config.overload, metrics },
-    clock
+    clock,
+    tracing: options.tracing,
+    status: () =>
+      statusReport({
+        version: PACKAGE_VERSION,
+        clock,
+        startedAt,
+        subscriptionId: config.account.subscriptionId,
+        observed: tokenPath.observed,
+        armGate,
+        policy: policyStore,
+        jwks,
+        tokens,
+        metrics,
+        redisConfigured: options.redis !== undefined
+      })
   })
   return app
 }

@@ -8,6 +8,7 @@ import {
   createHttpHeaders,
   createPipelineRequest,
   tlsPolicy,
+  tracingPolicy,
   type HttpClient,
   type Pipeline,
   type PipelineRequest,
@@ -32,6 +33,7 @@ import { faultLog } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES } from './scope.js'
 import type { Account, MintedToken, MintPriority, TokenRequest, TokenSource } from './token-source.js'
+import type { Tracing } from './tracing.js'
 
 export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
 const BACKOFF_BASE_MS = 200
@@ -58,15 +60,33 @@ export interface ArmClientOptions {
   tls?: TlsSettings
   /** Jitter source for retry backoff; injectable for tests. */
   random?: () => number
+  /** When tracing is on: ARM and identity calls become child spans, and ARM requests carry traceparent. */
+  tracing?: Pick<Tracing, 'azureContext'> | undefined
+  /** Filled in as calls happen, per identity id, for GET /status. */
+  observed?: ArmObservations
 }
+
+/** What the status page shows of one identity; times in epoch ms, never a token. */
+export interface IdentityObservations {
+  /** Its latest ARM token: when it was obtained and when it expires. */
+  identityToken?: { obtainedAt: number; expiresAt: number }
+  /** ARM's latest answer to it (status 0: no answer). */
+  lastAnswer?: { status: number; at: number }
+  /** x-ms-ratelimit-remaining-subscription-writes from that answer. */
+  remainingWrites?: number
+}
+
+export type ArmObservations = Map<string, IdentityObservations>
 
 /**
  * The last tier: mints restricted viewer tokens through ARM. One pipeline per identity serves every
  * call, so each bearer-token policy keeps reusing its identity token until it nears expiry.
  */
 export function createArmClient (options: ArmClientOptions): TokenSource {
-  const { arm, clock, gate, metrics, logger, random = Math.random } = options
+  const { arm, clock, gate, metrics, logger, random = Math.random, observed = new Map() } = options
   if (options.identities.length === 0) throw new Error('the identity pool is empty')
+  for (const { id } of options.identities) observed.set(id, {})
+  const seen = (id: string) => observed.get(id) as IdentityObservations
   // Requests that get this far have their identity token: a later timeout is ARM's, not the identity endpoint's.
   const reachedArm = new WeakSet<PipelineRequest>()
   const pipelines = new Map(
@@ -75,10 +95,16 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
       if (options.tls) pipeline.addPolicy(tlsPolicy(options.tls))
       pipeline.addPolicy(
         bearerTokenAuthenticationPolicy({
-          credential: countedCredential(boundedCredential(credential, arm.timeoutMs), metrics.identityRefreshes),
+          credential: countedCredential(
+            boundedCredential(credential, arm.timeoutMs),
+            metrics.identityRefreshes,
+            (token) => (seen(id).identityToken = { obtainedAt: clock.now(), expiresAt: token.expiresOnTimestamp })
+          ),
           scopes: ARM_TOKEN_SCOPE
         })
       )
+      // After the bearer policy, so the identity token's span and each ARM attempt's span are siblings.
+      if (options.tracing) pipeline.addPolicy(tracingPolicy())
       pipeline.addPolicy({
         name: 'markReachedArm',
         sendRequest (request, next) {
@@ -145,7 +171,9 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
           'content-type': 'application/json',
           'x-ms-correlation-request-id': correlationId
         }),
-        abortSignal: deadline
+        abortSignal: deadline,
+        // The Azure SDK makes spans only for a request that names its parent (see tracingPolicy).
+        ...(options.tracing ? { tracingOptions: { tracingContext: options.tracing.azureContext() } } : {})
       })
       // Half the time left may go on waiting for the write bucket; the rest is for the call itself.
       const maxWaitMs = (deadlineAt - performance.now()) / 2
@@ -160,10 +188,12 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
         const armRequestId = response.headers.get('x-ms-request-id')
         metrics.armDuration.observe({ status: response.status }, (performance.now() - started) / 1000)
         metrics.armMints.inc({ identity, status: response.status })
+        seen(identity).lastAnswer = { status: response.status, at: clock.now() }
         const remainingWrites = Number(response.headers.get('x-ms-ratelimit-remaining-subscription-writes') ?? NaN)
         if (Number.isFinite(remainingWrites)) {
           gate.observeRemainingWrites(admission.key, remainingWrites)
           metrics.armRemainingWrites.set({ identity }, remainingWrites)
+          seen(identity).remainingWrites = remainingWrites
         }
         log.info(
           {
@@ -188,7 +218,10 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
           retryAfterMs = gate.holdRemainingMs(keys)
         }
       } catch (error) {
-        if (reachedArm.has(request)) metrics.armDuration.observe({ status: 0 }, (performance.now() - started) / 1000)
+        if (reachedArm.has(request)) {
+          metrics.armDuration.observe({ status: 0 }, (performance.now() - started) / 1000)
+          seen(identity).lastAnswer = { status: 0, at: clock.now() }
+        }
         failure = transportError(error, deadline.aborted, reachedArm.has(request))
         const { level, fields } = faultLog(error)
         log[level]({ attempt, ...fields, code: failure.code }, 'arm call failed')

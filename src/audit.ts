@@ -10,7 +10,7 @@ export type Decision = 'allow' | 'deny' | 'error'
 export interface AuditRecord {
   reqId: string
   /** issue: a token request; evict: an operator dropping cached tokens. */
-  action: 'issue' | 'evict'
+  action: 'issue' | 'evict' | 'status' | 'explain'
   caller: string | null
   scope: string | null
   resourceId: string | null
@@ -26,6 +26,8 @@ export interface AuditRecord {
   fingerprintKeyId: string | null
   tokenExpiresOn: string | null
   armRequestId: string | null
+  /** The W3C trace id of the request (its traceparent's, or the broker's own), when tracing is on. */
+  traceId: string | null
   durationMs: number
   clientIp: string
   userAgent: string | null

@@ -1,9 +1,11 @@
 import { webcrypto } from 'node:crypto'
 import {
   createRemoteJWKSet,
+  jwksCache,
   jwtVerify,
   type CryptoKey,
   type FlattenedJWSInput,
+  type JWKSCacheInput,
   type JWSHeaderParameters,
   type JWTVerifyOptions
 } from 'jose'
@@ -24,6 +26,9 @@ export interface VerifiedCaller {
 /** Verifies a bearer token and names its caller; rejects with a catalogue error that carries a reason. */
 export type CallerVerifier = (token: string) => Promise<VerifiedCaller>
 
+/** jose keeps the fetched key set and the time of its last successful fetch (uat) here, for GET /status. */
+export type JwksState = JWKSCacheInput
+
 type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>
 
 /**
@@ -33,8 +38,8 @@ type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Pr
 /** The HS256 secret is a getter, read per verification, so a new AUTH_JWT_SECRET_FILE takes effect at once. */
 export type VerifierAuth = AuthConfig<() => string>
 
-export function createCallerVerifier (auth: VerifierAuth, clock: Clock): CallerVerifier {
-  const key = auth.mode === 'hs256' ? secretKey(auth.secret) : jwksKeyResolver(auth)
+export function createCallerVerifier (auth: VerifierAuth, clock: Clock, jwksState: JwksState = {}): CallerVerifier {
+  const key = auth.mode === 'hs256' ? secretKey(auth.secret) : jwksKeyResolver(auth, jwksState)
   const options: JWTVerifyOptions = {
     algorithms: [auth.mode === 'hs256' ? 'HS256' : 'RS256'],
     issuer: auth.issuers,
@@ -86,10 +91,11 @@ function secretKey (secret: () => string): KeyResolver {
  * bounds the fetch with a timeout, shares one in-flight fetch, and refetches for an unknown kid at most
  * once per cooldown.
  */
-function jwksKeyResolver (auth: Extract<VerifierAuth, { jwksUri: string }>): KeyResolver {
+function jwksKeyResolver (auth: Extract<VerifierAuth, { jwksUri: string }>, jwksState: JwksState): KeyResolver {
   const jwks = createRemoteJWKSet(new URL(auth.jwksUri), {
     timeoutDuration: auth.jwksTimeoutMs,
-    cooldownDuration: auth.jwksCooldownMs
+    cooldownDuration: auth.jwksCooldownMs,
+    [jwksCache]: jwksState
   })
   return async (header, token) => {
     try {

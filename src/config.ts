@@ -10,7 +10,7 @@ import type { Config } from './config/types.js'
 
 export { ConfigError } from './config/config-error.js'
 export { EnvSchema } from './config/env-schema.js'
-export type { AuthConfig, Config, IdentityConfig, RedisConfig, SecretSource } from './config/types.js'
+export type { AuthConfig, Config, IdentityConfig, RedisConfig, SecretSource, TracingConfig } from './config/types.js'
 
 /** Validates the environment once and returns a frozen config; throws a ConfigError naming the variable. */
 export function loadConfig (source: Record<string, string | undefined>): Readonly<Config> {
@@ -34,12 +34,14 @@ export function loadConfig (source: Record<string, string | undefined>): Readonl
   return deepFreeze(toConfig(env as Env))
 }
 
-// Only plain decimal digits become numbers: "80.5", "true" or "0x50" stay strings and fail validation.
+// Only plain decimal digits become numbers ("0.5" only where a fraction is allowed): "80.5", "true" or
+// "0x50" stay strings and fail validation.
 function toIntegers (raw: Record<string, string>): Record<string, string | number> {
   const converted: Record<string, string | number> = { ...raw }
   for (const [name, value] of Object.entries(raw)) {
     const schema = EnvSchema.properties[name as keyof typeof EnvSchema.properties] as { type?: string }
     if (schema.type === 'integer' && /^\d{1,15}$/.test(value)) converted[name] = Number(value)
+    if (schema.type === 'number' && /^\d{1,15}(\.\d{1,15})?$/.test(value)) converted[name] = Number(value)
   }
   return converted
 }

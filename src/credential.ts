@@ -1,4 +1,9 @@
-import { ManagedIdentityCredential, WorkloadIdentityCredential, type TokenCredential } from '@azure/identity'
+import {
+  ManagedIdentityCredential,
+  WorkloadIdentityCredential,
+  type AccessToken,
+  type TokenCredential
+} from '@azure/identity'
 import type { PoolIdentity } from './arm.js'
 import type { Config, IdentityConfig } from './config.js'
 import type { Metrics } from './metrics.js'
@@ -62,13 +67,15 @@ export function boundedCredential (credential: TokenCredential, timeoutMs: numbe
 
 export function countedCredential (
   credential: TokenCredential,
-  counter: Metrics['identityRefreshes']
+  counter: Metrics['identityRefreshes'],
+  onToken: (token: AccessToken) => void = () => {}
 ): TokenCredential {
   return {
     async getToken (scopes, options) {
       try {
         const token = await credential.getToken(scopes, options)
         counter.inc({ result: 'success' })
+        if (token) onToken(token)
         return token
       } catch (error) {
         counter.inc({ result: 'failure' })

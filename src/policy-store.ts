@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { systemClock, type Clock } from './clock.js'
 import { policyFromText, readPolicyFile, type Policy } from './policy.js'
 import { watchFile } from './watch-file.js'
 
@@ -6,6 +7,8 @@ export type ReloadResult = 'applied' | 'unchanged' | 'rejected'
 
 export interface PolicyStore {
   current(): Policy
+  /** When the policy in force was loaded (epoch ms). */
+  loadedAt(): number
   /** Re-reads the file. An invalid new policy is rejected and the old one stays in force. */
   reload(reason: string): Promise<ReloadResult>
   /** Reloads when the file changes, including Kubernetes ConfigMap updates (an atomic symlink swap). */
@@ -18,9 +21,11 @@ export function createPolicyStore (options: {
   initial: Policy
   logger: Logger
   onReload?: (result: ReloadResult) => void
+  clock?: Clock
 }): PolicyStore {
-  const { file, logger } = options
+  const { file, logger, clock = systemClock } = options
   let policy = options.initial
+  let loadedAt = clock.now()
   let lastText: string | undefined
   let unwatch: (() => void) | undefined
   let reloading = Promise.resolve<ReloadResult>('unchanged')
@@ -33,6 +38,7 @@ export function createPolicyStore (options: {
         result = 'unchanged'
       } else {
         policy = policyFromText(text, file)
+        loadedAt = clock.now()
         lastText = text
         result = 'applied'
         logger.info({ reason, callers: policy.callerCount, roles: policy.roleCount }, 'policy reloaded')
@@ -51,6 +57,7 @@ export function createPolicyStore (options: {
 
   return {
     current: () => policy,
+    loadedAt: () => loadedAt,
     reload (reason) {
       // One reload at a time, in order.
       reloading = reloading.then(() => reloadNow(reason))

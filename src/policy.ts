@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import ms, { type StringValue } from 'ms'
 import { escapePointer, PolicyError, validatePolicy, type PolicyRule } from './policy-schema.js'
@@ -12,11 +13,29 @@ export interface CallerRateLimit {
 
 export const DEFAULT_RATE_LIMIT: CallerRateLimit = { max: 600, timeWindowMs: 60_000 }
 
+/**
+ * A decision and its reason: for an allow, the JSON pointer of a rule that allows it
+ * (`/callers/portal-bff/allow/0`, `/roles/Tokens.Video/allow/0`); for a deny, why no rule does.
+ */
+export type Explanation = { decision: 'allow'; reason: string } | { decision: 'deny'; reason: DenyReason }
+
+/** Why nothing allowed a request; account_not_granted is for an account the broker does not serve. */
+export type DenyReason = 'unknown_caller' | 'scope_not_granted' | 'id_not_listed' | 'account_not_granted'
+
+export const DENIED: { readonly [R in DenyReason]: Explanation } = Object.freeze({
+  unknown_caller: Object.freeze({ decision: 'deny', reason: 'unknown_caller' }),
+  scope_not_granted: Object.freeze({ decision: 'deny', reason: 'scope_not_granted' }),
+  id_not_listed: Object.freeze({ decision: 'deny', reason: 'id_not_listed' }),
+  account_not_granted: Object.freeze({ decision: 'deny', reason: 'account_not_granted' })
+})
+
 export interface Policy {
   /**
-   * Deny by default: true only when a rule of the caller's entry, or of one of its app roles' entries, names
-   * this scope, and names this id when it lists ids.
+   * Deny by default: allow only when a rule of the caller's entry, or of one of its app roles' entries,
+   * names this scope, and names this id when it lists ids; the caller's own rules are tried first.
    */
+  explain(caller: string, scope: Scope, id: string | undefined, roles?: readonly string[]): Explanation
+  /** explain(...).decision === 'allow'. */
   isAllowed(caller: string, scope: Scope, id: string | undefined, roles?: readonly string[]): boolean
   isAdmin(caller: string): boolean
   /** Has an entry under `callers` (a caller known only through a role is not). */
@@ -25,10 +44,12 @@ export interface Policy {
   rateLimitFor(caller: string): CallerRateLimit
   readonly callerCount: number
   readonly roleCount: number
+  /** SHA-256 (hex) of the validated policy document: tells two versions apart. */
+  readonly hash: string
 }
 
-const ANY_ID = 'any'
-type Grants = Map<Scope, Set<string> | typeof ANY_ID>
+/** Per scope, the rule that allows any id, and the rule that allows each listed id; reasons made once. */
+type Grants = Map<Scope, { any: Explanation | undefined; ids: Map<string, Explanation> }>
 
 export function createPolicy (document: unknown): Policy {
   const valid = validatePolicy(document)
@@ -40,34 +61,59 @@ export function createPolicy (document: unknown): Policy {
   for (const [caller, { allow, rateLimit, admin }] of Object.entries(valid.callers)) {
     if (rateLimit) limits.set(caller, toRateLimit(rateLimit, `/callers/${escapePointer(caller)}/rateLimit`))
     if (admin === true) admins.add(caller)
-    callers.set(caller, grantsOf(allow))
+    callers.set(caller, grantsOf(allow, `/callers/${escapePointer(caller)}`))
   }
-  for (const [role, { allow }] of Object.entries(valid.roles ?? {})) roles.set(role, grantsOf(allow))
-  const grants = (entry: Grants | undefined, scope: Scope, id: string | undefined) => {
-    const grant = entry?.get(scope)
-    return grant !== undefined && (grant === ANY_ID || (id !== undefined && grant.has(id)))
+  for (const [role, { allow }] of Object.entries(valid.roles ?? {})) {
+    roles.set(role, grantsOf(allow, `/roles/${escapePointer(role)}`))
+  }
+  function explain (caller: string, scope: Scope, id: string | undefined, callerRoles: readonly string[] = []) {
+    const own = callers.get(caller)
+    const first = own === undefined ? undefined : allowedBy(own, scope, id)
+    if (first) return first
+    let known = own !== undefined
+    let scoped = first === null
+    for (const role of callerRoles) {
+      const entry = roles.get(role)
+      if (entry === undefined) continue
+      known = true
+      const allowed = allowedBy(entry, scope, id)
+      if (allowed) return allowed
+      if (allowed === null) scoped = true
+    }
+    if (!known) return DENIED.unknown_caller
+    return scoped ? DENIED.id_not_listed : DENIED.scope_not_granted
   }
   return {
+    hash: createHash('sha256').update(JSON.stringify(valid)).digest('hex'),
+    explain,
     callerCount: callers.size,
     roleCount: roles.size,
     isAdmin: (caller) => admins.has(caller),
     isKnown: (caller) => callers.has(caller),
     rateLimitFor: (caller) => limits.get(caller) ?? defaultLimit,
-    isAllowed (caller, scope, id, callerRoles = []) {
-      // The union of the caller's own grants and those of each role it carries.
-      return grants(callers.get(caller), scope, id) || callerRoles.some((role) => grants(roles.get(role), scope, id))
-    }
+    // The union of the caller's own grants and those of each role it carries.
+    isAllowed: (caller, scope, id, callerRoles) => explain(caller, scope, id, callerRoles).decision === 'allow'
   }
 }
 
-function grantsOf (allow: PolicyRule[]): Grants {
+/** The rule that allows this request; null when the scope is granted but not this id, undefined when it is not. */
+function allowedBy (grants: Grants, scope: Scope, id: string | undefined): Explanation | null | undefined {
+  const grant = grants.get(scope)
+  if (grant === undefined) return undefined
+  return grant.any ?? (id === undefined ? undefined : grant.ids.get(id)) ?? null
+}
+
+/** The grants of one entry's rules; `entry` is its JSON pointer, so each allow names its rule. */
+function grantsOf (allow: PolicyRule[], entry: string): Grants {
   const grants: Grants = new Map()
-  for (const rule of allow) {
+  allow.forEach((rule, index) => {
+    const allowed: Explanation = Object.freeze({ decision: 'allow', reason: `${entry}/allow/${index}` })
     const scope = rule.scope as Scope
-    const existing = grants.get(scope)
-    if (rule.ids === undefined || existing === ANY_ID) grants.set(scope, ANY_ID)
-    else grants.set(scope, new Set([...(existing ?? []), ...rule.ids]))
-  }
+    const grant = grants.get(scope) ?? { any: undefined, ids: new Map<string, Explanation>() }
+    grants.set(scope, grant)
+    if (rule.ids === undefined) grant.any ??= allowed
+    else for (const id of rule.ids) if (!grant.ids.has(id)) grant.ids.set(id, allowed)
+  })
   return grants
 }
 

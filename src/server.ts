@@ -12,6 +12,8 @@ import { createRedisClient } from './redis-client.js'
 import { createLogSink } from './log-sink.js'
 import { loggerOptions } from './logger.js'
 import { prettySink } from './pretty-log.js'
+import { startTracing } from './tracing.js'
+import { PACKAGE_VERSION } from './version.js'
 
 // The only module that reads process.env.
 async function main (): Promise<void> {
@@ -27,6 +29,8 @@ async function main (): Promise<void> {
   const sink = createLogSink(1)
   const logStream = config.logFormat === 'pretty' ? await prettySink(sink).catch(refuseToStart) : sink
   process.on('exit', () => logStream.flushSync())
+  // Before the credential and the app exist, so their spans have a provider; off unless configured.
+  const tracing = config.tracing ? await startTracing(config.tracing, PACKAGE_VERSION) : undefined
   const credential = createCredential(config.identity)
   // Its logger is configured like the app's (LOG_LEVEL, redaction); the app is built after Redis connects.
   // Two connections: one for commands, one subscribed to evictions (each renews its own Entra token).
@@ -44,10 +48,17 @@ async function main (): Promise<void> {
     credential,
     logStream,
     watchPolicy: true,
-    ...(redis && redisSubscriber ? { redis, redisSubscriber } : {})
+    ...(redis && redisSubscriber ? { redis, redisSubscriber } : {}),
+    ...(tracing ? { tracing } : {})
   }).catch(refuseToStart)
   for (const client of [redis, redisSubscriber]) {
     if (client) app.addHook('onClose', async () => void (await client.quit().catch(() => client.disconnect())))
+  }
+  // At shutdown the spans still buffered, the last requests', are exported.
+  if (tracing) {
+    app.addHook('onClose', () =>
+      tracing.shutdown().catch((error: unknown) => app.log.warn({ err: error }, 'the last spans could not be exported'))
+    )
   }
   // Past SHUTDOWN_TIMEOUT_MS, close-with-grace exits 1 whatever is still running.
   // SIGHUP is not a shutdown here: it reloads the policy.

@@ -2,7 +2,7 @@ import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createArmGate, isDeferredRefresh, type ArmGate } from './arm-gate.js'
-import { createArmClient, type PoolIdentity } from './arm.js'
+import { createArmClient, type PoolIdentity, type ArmObservations } from './arm.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { faultLog } from './logger.js'
@@ -12,6 +12,7 @@ import { createTokenCache, type TokenCache } from './token-cache.js'
 import type { Keyring } from './token-sealer.js'
 import { createLocalThrottle } from './write-budget.js'
 import { createFleetThrottle } from './fleet-throttle.js'
+import type { Tracing } from './tracing.js'
 
 export interface TokenPathOptions {
   config: Readonly<Config>
@@ -29,6 +30,7 @@ export interface TokenPathOptions {
   redisSubscriber?: Redis | undefined
   armHttpClient?: HttpClient | undefined
   armTls?: TlsSettings | undefined
+  tracing?: Tracing | undefined
 }
 
 /**
@@ -38,6 +40,7 @@ export interface TokenPathOptions {
 export function createTokenPath (options: TokenPathOptions): {
   tokens: TokenCache
   armGate: ArmGate
+  observed: ArmObservations
   close(): Promise<void>
 } {
   const { config, clock, metrics, logger, redis } = options
@@ -59,6 +62,7 @@ export function createTokenPath (options: TokenPathOptions): {
     shared: fleet,
     onError: (error) => logger.warn({ err: error }, 'fleet throttle update failed')
   })
+  const observed: ArmObservations = new Map()
   const arm = createArmClient({
     arm: config.arm,
     identities: options.identities,
@@ -67,7 +71,9 @@ export function createTokenPath (options: TokenPathOptions): {
     metrics,
     logger: logger.child({ component: 'arm' }),
     ...(options.armHttpClient ? { httpClient: options.armHttpClient } : {}),
-    ...(options.armTls ? { tls: options.armTls } : {})
+    ...(options.armTls ? { tls: options.armTls } : {}),
+    tracing: options.tracing,
+    observed
   })
   const ownSubscriber = redis && options.keyring && !options.redisSubscriber ? redis.duplicate() : undefined
   const subscriber = options.redisSubscriber ?? ownSubscriber
@@ -100,5 +106,5 @@ export function createTokenPath (options: TokenPathOptions): {
       logger[level]({ ...fields, cacheKey: key }, 'background token refresh failed')
     }
   })
-  return { tokens, armGate, close: async () => ownSubscriber?.disconnect() }
+  return { tokens, armGate, observed, close: async () => ownSubscriber?.disconnect() }
 }

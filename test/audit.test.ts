@@ -26,7 +26,8 @@ const RECORD: AuditRecord = {
   armRequestId: 'arm-req-1',
   durationMs: 12,
   clientIp: '10.0.0.7',
-  userAgent: 'test-agent/1.0'
+  userAgent: 'test-agent/1.0',
+  traceId: null
 }
 
 /** A real pino logger at this level, writing to a capture stream. */

@@ -4,13 +4,15 @@ import { execFile } from 'node:child_process'
 import { copyFileSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startBrokerProcess } from '../scripts/broker-process.js'
 import { startEmulator } from '../src/emulator/emulator.js'
 import { TEST_ENV } from './helper.js'
+import { otlpReceiver, SERVER } from './support/otlp-receiver.js'
 import { callerToken } from './support/tokens.js'
 
-t.test('the bundle starts, serves a token and Swagger UI, and exits 0 on SIGTERM', async (t) => {
+/** A fresh bundle of the current sources in a test directory (inside the repository), and an emulator. */
+async function bundled (t: Test) {
   const emulator = await startEmulator()
   t.teardown(() => emulator.close())
   const dir = t.testdir({
@@ -24,6 +26,11 @@ t.test('the bundle starts, serves a token and Swagger UI, and exits 0 on SIGTERM
   await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/bundle.ts', bundle], {
     env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
   })
+  return { emulator, dir, bundle }
+}
+
+t.test('the bundle starts, serves a token and Swagger UI, and exits 0 on SIGTERM', async (t) => {
+  const { emulator, dir, bundle } = await bundled(t)
   t.ok(statSync(bundle).size > 1_000_000, 'one file holds the broker and its dependencies')
 
   const server = await startBrokerProcess({
@@ -78,4 +85,36 @@ t.test('a stack trace from the bundle names src/ files and lines, as npm start a
   t.match(stderr, /ENOENT/)
   t.match(stderr, /\bat .*src\/audit\.ts:\d+:\d+/, 'the trace names the source file and line')
   t.notMatch(stderr, /server\.bundle\.js:\d+/, 'not a line of the bundle')
+})
+
+t.test('the bundle loads OpenTelemetry from node_modules when configured: ARM sees the trace', async (t) => {
+  const { emulator, dir, bundle } = await bundled(t)
+  const receiver = await otlpReceiver()
+  t.teardown(receiver.close)
+  // The test directory is inside the repository, so the packages left out of the bundle resolve from
+  // its node_modules, as they do in the image.
+  const server = await startBrokerProcess({
+    args: [bundle],
+    env: {
+      ...TEST_ENV,
+      POLICY_FILE: join(dir, 'policy.json'),
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json'
+    },
+    emulator
+  })
+  t.teardown(() => server.stop('SIGKILL'))
+  await server.ready()
+  const traceId = '0af7651916cd43dd8448eb211c80319c'
+  const response = await fetch(`${server.url}/tokens/video/traced`, {
+    headers: {
+      authorization: `Bearer ${await callerToken('portal-bff')}`,
+      traceparent: `00-${traceId}-b7ad6b7169203331-01`
+    }
+  })
+  t.equal(response.status, 200)
+  t.same(await server.stop('SIGTERM'), [0, null], 'exits 0, after exporting its spans')
+  t.ok(emulator.counters().arm.traceparents.some((header) => header.includes(traceId)), 'ARM got the trace')
+  const exported = receiver.spans()
+  t.ok(exported.some((span) => span.kind === SERVER && span.traceId === traceId), 'the server span was exported')
 })

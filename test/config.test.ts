@@ -75,7 +75,8 @@ t.test('defaults', async (t) => {
     metricsPort: undefined,
     overload: { targetDelayMs: 50, intervalMs: 100 },
     headersTimeoutMs: 10_000,
-    redis: undefined
+    redis: undefined,
+    tracing: undefined
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
 })
@@ -562,4 +563,29 @@ t.test('secrets from files: each _FILE twin replaces its variable, and both toge
     failure(t, { REDIS_URL: 'redis://r:6379' }),
     /CACHE_ENCRYPTION_KEY: required with REDIS_URL, or CACHE_ENCRYPTION_KEY_FILE/
   )
+})
+
+t.test('tracing: off by default, on with an OTLP endpoint or a connection string', async (t) => {
+  t.equal(load().tracing, undefined)
+  t.same(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_TRACES_SAMPLER_ARG: '0.25' }).tracing, {
+    serviceName: 'vi-token-broker',
+    sampler: { name: 'parentbased_always_on', ratio: 0.25 },
+    otlp: { url: 'http://collector:4318/v1/traces', protocol: 'http/protobuf' },
+    azureMonitor: undefined
+  })
+  t.match(
+    load({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://c.example/traces', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }),
+    { tracing: { otlp: { url: 'https://c.example/traces', protocol: 'http/json' } } }
+  )
+  t.equal(load({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing, undefined)
+  const connectionString = 'InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://x/'
+  t.match(load({ APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString }).tracing, {
+    otlp: undefined,
+    azureMonitor: { connectionString }
+  })
+  t.match(failure(t, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), 'OTEL_EXPORTER_OTLP_PROTOCOL: ')
+  t.match(failure(t, { OTEL_TRACES_SAMPLER: 'jaeger_remote' }), 'OTEL_TRACES_SAMPLER: ')
+  t.match(failure(t, { OTEL_TRACES_SAMPLER_ARG: '1.5' }), 'OTEL_TRACES_SAMPLER_ARG: ')
+  const hidden = failure(t, { APPLICATIONINSIGHTS_CONNECTION_STRING: 'Endpoint=secret-value' })
+  t.notMatch(hidden, 'secret-value', 'the connection string is never shown')
 })

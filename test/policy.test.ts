@@ -377,3 +377,54 @@ t.test('the roles section is validated, naming the bad entry', async (t) => {
     t.match(rejection(t, document), pattern, JSON.stringify(document).slice(0, 90))
   }
 })
+
+t.test('explain names the rule that allowed a request, or why nothing did', async (t) => {
+  const policy = createPolicy({
+    callers: {
+      'portal-bff': {
+        allow: [{ scope: 'project', ids: ['p1'] }, { scope: 'video' }, { scope: 'project', ids: ['p2'] }]
+      },
+      'ops/bff': { allow: [{ scope: 'account' }] }
+    }
+  })
+  t.same(policy.explain('portal-bff', 'video', 'v1'), { decision: 'allow', reason: '/callers/portal-bff/allow/1' })
+  t.same(policy.explain('portal-bff', 'project', 'p2'), { decision: 'allow', reason: '/callers/portal-bff/allow/2' })
+  t.same(policy.explain('ops/bff', 'account', undefined), { decision: 'allow', reason: '/callers/ops~1bff/allow/0' })
+  t.same(policy.explain('stranger', 'video', 'v1'), { decision: 'deny', reason: 'unknown_caller' })
+  t.same(policy.explain('portal-bff', 'account', undefined), { decision: 'deny', reason: 'scope_not_granted' })
+  t.same(policy.explain('portal-bff', 'project', 'p3'), { decision: 'deny', reason: 'id_not_listed' })
+  t.equal(policy.explain('portal-bff', 'video', 'a'), policy.explain('portal-bff', 'video', 'b'), 'made once per rule')
+  const cases = [['portal-bff', 'video', 'v'], ['portal-bff', 'project', 'p3'], ['x', 'video', 'v']] as const
+  for (const [caller, scope, id] of cases) {
+    t.equal(policy.isAllowed(caller, scope, id), policy.explain(caller, scope, id).decision === 'allow')
+  }
+})
+
+t.test('the policy hash tells two versions apart and ignores how the file is written', async (t) => {
+  const one = { callers: { a: { allow: [{ scope: 'video' }] } } }
+  t.match(createPolicy(one).hash, /^[0-9a-f]{64}$/)
+  t.equal(createPolicy(one).hash, createPolicy(JSON.parse(JSON.stringify(one, null, 2))).hash)
+  t.equal(createPolicy(one).hash, createPolicy({ callers: { a: { allow: [{ scope: 'Video' }] } } }).hash)
+  t.not(createPolicy(one).hash, createPolicy({ callers: { b: { allow: [{ scope: 'video' }] } } }).hash)
+})
+
+t.test("explain with app roles: the caller's own rules first, then its roles", async (t) => {
+  const policy = createPolicy({
+    callers: { 'portal-bff': { allow: [{ scope: 'project', ids: ['p1'] }] } },
+    roles: {
+      'Tokens.Video': { allow: [{ scope: 'video' }] },
+      'Tokens.Project': { allow: [{ scope: 'project', ids: ['p2'] }] }
+    }
+  })
+  t.same(policy.explain('stranger', 'video', 'v', ['Tokens.Video']), {
+    decision: 'allow',
+    reason: '/roles/Tokens.Video/allow/0'
+  })
+  t.same(policy.explain('portal-bff', 'project', 'p2', ['Tokens.Project']), {
+    decision: 'allow',
+    reason: '/roles/Tokens.Project/allow/0'
+  })
+  t.same(policy.explain('stranger', 'video', 'v', ['No.Such.Role']), { decision: 'deny', reason: 'unknown_caller' })
+  t.equal(policy.explain('stranger', 'account', undefined, ['Tokens.Video']).reason, 'scope_not_granted')
+  t.equal(policy.explain('portal-bff', 'project', 'p3', ['Tokens.Project']).reason, 'id_not_listed')
+})

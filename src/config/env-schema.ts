@@ -2,6 +2,16 @@ import { Type, type Static } from 'typebox'
 import { MIN_SECRET_LENGTH } from './secrets.js'
 
 const HttpsUrl = Type.String({ pattern: '^https://[^\\s]+$' })
+/** OTEL_TRACES_SAMPLER's values that the SDK implements (the spec's jaeger and xray samplers are not). */
+export const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio'
+] as const
+
 const FilePath = Type.Optional(Type.String({ minLength: 1 }))
 const GUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 // Comma-separated items without spaces inside them (spaces around the commas are allowed).
@@ -79,6 +89,17 @@ export const EnvSchema = Type.Object({
   OVERLOAD_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 10_000, default: 100 }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 
+  // OpenTelemetry's standard variables (opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables):
+  // tracing is off unless an OTLP endpoint or an Application Insights connection string is set.
+  OTEL_SDK_DISABLED: Type.Enum(['true', 'false'], { default: 'false' }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Enum(['http/protobuf', 'http/json'], { default: 'http/protobuf' }),
+  OTEL_SERVICE_NAME: Type.String({ minLength: 1, maxLength: 256, default: 'vi-token-broker' }),
+  OTEL_TRACES_SAMPLER: Type.Enum([...TRACES_SAMPLERS], { default: 'parentbased_always_on' }),
+  OTEL_TRACES_SAMPLER_ARG: Type.Number({ minimum: 0, maximum: 1, default: 1 }),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: Type.Optional(Type.String({ pattern: 'InstrumentationKey=' })),
+
   AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   // The identity pool: client ids of user-assigned identities, comma separated.
   AZURE_CLIENT_IDS: Type.Optional(Type.String({ pattern: '^\\s*[\\w-]+(\\s*,\\s*[\\w-]+){0,49}\\s*$' })),
@@ -100,4 +121,10 @@ export const RETIRED_VARIABLES: Record<string, string> = {
 }
 
 /** Variables whose values never appear in an error message. */
-export const SECRET_VARIABLES = new Set(['AUTH_JWT_SECRET', 'AUDIT_HMAC_KEY', 'CACHE_ENCRYPTION_KEY', 'REDIS_URL'])
+export const SECRET_VARIABLES = new Set([
+  'AUTH_JWT_SECRET',
+  'AUDIT_HMAC_KEY',
+  'CACHE_ENCRYPTION_KEY',
+  'REDIS_URL',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING'
+])

@@ -2,7 +2,7 @@ import { toAuth } from './auth.js'
 import { readIdentityPool, readKeyring } from './cross-checks.js'
 import type { Env } from './env-schema.js'
 import { parseTextSecret, secretSource } from './secrets.js'
-import type { Config, IdentityConfig, RedisConfig } from './types.js'
+import type { Config, IdentityConfig, RedisConfig, TracingConfig } from './types.js'
 
 /** Maps validated, cross-checked variables to the typed config; plain mapping, no rules. */
 export function toConfig (env: Env): Config {
@@ -42,7 +42,22 @@ export function toConfig (env: Env): Config {
     docsEnabled: env.DOCS_ENABLED === 'true',
     metricsPort: env.METRICS_PORT,
     overload: { targetDelayMs: env.OVERLOAD_TARGET_DELAY_MS, intervalMs: env.OVERLOAD_INTERVAL_MS },
-    redis: toRedis(env)
+    redis: toRedis(env),
+    tracing: toTracing(env)
+  }
+}
+
+function toTracing (env: Env): TracingConfig | undefined {
+  const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT
+  // The spec: the signal-specific endpoint is used as is; the general one gets /v1/traces appended.
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base === undefined ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`)
+  if (env.OTEL_SDK_DISABLED === 'true' || (url === undefined && connectionString === undefined)) return undefined
+  return {
+    serviceName: env.OTEL_SERVICE_NAME,
+    sampler: { name: env.OTEL_TRACES_SAMPLER, ratio: env.OTEL_TRACES_SAMPLER_ARG },
+    otlp: url === undefined ? undefined : { url, protocol: env.OTEL_EXPORTER_OTLP_PROTOCOL },
+    azureMonitor: connectionString === undefined ? undefined : { connectionString }
   }
 }
 

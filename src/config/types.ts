@@ -1,4 +1,5 @@
 import type { Keyring } from '../token-sealer.js'
+import type { TRACES_SAMPLERS } from './env-schema.js'
 import type { Account } from '../token-source.js'
 
 /** S: the HS256 secret's source in the config; the app hands auth a getter of the secret in force. */
@@ -71,6 +72,17 @@ export interface Config {
   overload: { targetDelayMs: number; intervalMs: number }
   /** The shared Redis tier, when REDIS_URL is set. */
   redis: RedisConfig | undefined
+  tracing: TracingConfig | undefined
+}
+
+/** OpenTelemetry tracing, from the standard OTEL_* variables; undefined when off. */
+export interface TracingConfig {
+  serviceName: string
+  sampler: { name: (typeof TRACES_SAMPLERS)[number]; ratio: number }
+  /** OTLP over HTTP: the traces URL and its encoding. */
+  otlp: { url: string; protocol: 'http/protobuf' | 'http/json' } | undefined
+  /** Azure Monitor (Application Insights). */
+  azureMonitor: { connectionString: string } | undefined
 }
 
 export interface RedisConfig {

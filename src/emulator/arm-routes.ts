@@ -56,6 +56,8 @@ export async function armRoutes (app: FastifyInstance, options: ArmRoutesOptions
 
   app.addHook('onRequest', async (request, reply) => {
     counters.armRequest((request.routeOptions.config as OperationConfig).armOperation)
+    const traceparent = request.headers.traceparent
+    if (typeof traceparent === 'string') counters.armTraceparent(traceparent.slice(0, 128))
     const correlationId = request.headers['x-ms-correlation-request-id']
     reply.headers({
       'x-ms-request-id': randomUUID(),

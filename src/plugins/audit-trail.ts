@@ -8,6 +8,7 @@ import type { Policy } from '../policy.js'
 import type { Scope } from '../scope.js'
 import type { CacheResult } from '../token-cache.js'
 import type { Account } from '../token-source.js'
+import type { Tracing } from '../tracing.js'
 
 export interface AuditTrailOptions {
   auditor: Auditor
@@ -15,6 +16,8 @@ export interface AuditTrailOptions {
   policy: () => Policy
   metrics: Pick<Metrics, 'requests' | 'evictions' | 'cache' | 'servedTokenLife'>
   clock: Clock
+  /** When tracing is on: the record carries the trace id, and the server span the record's key fields. */
+  tracing?: Tracing | undefined
 }
 
 const MAX_AUDITED_TEXT = 256
@@ -49,22 +52,25 @@ export function unroutedAudit (options: AuditTrailOptions) {
 
 /** Counts the request, writes its record and passes the payload on, or withholds it when the record fails. */
 function auditStep (options: AuditTrailOptions) {
-  const { auditor, account, policy, metrics, clock } = options
+  const { auditor, account, policy, metrics, clock, tracing } = options
   return async function audit (request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const known = request.caller !== null && policy().isKnown(request.caller)
     const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
     // An eviction is an operator's act, not a token request: it has its own counter.
     if (request.method === 'DELETE') {
       metrics.evictions.inc({ caller, scope: routeScope(request) ?? 'all', status: reply.statusCode })
-    } else {
+    } else if (operatorAction(request) === undefined) {
+      // Operators reading the status or an explanation are audited, not counted as token requests.
       metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
     }
     if (request.issued) {
       metrics.cache.inc({ result: request.issued.cache })
       metrics.servedTokenLife.observe((request.issued.token.expiresAt - clock.now()) / 1000)
     }
+    const record = auditRecord(request, reply)
+    if (tracing) annotate(tracing, request, record)
     try {
-      await auditor.write(auditRecord(request, reply))
+      await auditor.write(record)
       return payload
     } catch (error) {
       const failure = brokerError('AUDIT_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
@@ -81,7 +87,7 @@ function auditStep (options: AuditTrailOptions) {
     const fingerprint = issued && auditor.fingerprintOf(issued.token)
     return {
       reqId: request.id,
-      action: request.method === 'DELETE' ? 'evict' : 'issue',
+      action: operatorAction(request) ?? (request.method === 'DELETE' ? 'evict' : 'issue'),
       caller: request.caller,
       scope: routeScope(request) ?? clip(params.scope),
       resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
@@ -98,9 +104,25 @@ function auditStep (options: AuditTrailOptions) {
       armRequestId: issued?.token.armRequestId ?? upstreamRequestId(answeredError?.upstream) ?? null,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       clientIp: request.ip,
-      userAgent: clip(request.headers['user-agent'])
+      userAgent: clip(request.headers['user-agent']),
+      traceId: tracing?.traceId(request) ?? null
     }
   }
+}
+
+/** The span gets what an operator filters traces by; never the token or its fingerprint. */
+function annotate (tracing: Tracing, request: FastifyRequest, record: AuditRecord): void {
+  const attributes: Record<string, string> = { 'vi_token_broker.decision': record.decision }
+  if (record.caller !== null) attributes['vi_token_broker.caller'] = record.caller
+  if (record.scope !== null) attributes['vi_token_broker.scope'] = record.scope
+  if (record.cache !== null) attributes['vi_token_broker.cache'] = record.cache
+  if (record.code !== null) attributes['vi_token_broker.code'] = record.code
+  tracing.annotate(request, attributes)
+}
+
+function operatorAction (request: FastifyRequest): 'status' | 'explain' | undefined {
+  // A request that reached no route has no route config.
+  return (request.routeOptions.config as { action?: 'status' | 'explain' } | undefined)?.action
 }
 
 function routeScope (request: FastifyRequest): Scope | undefined {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { LRUCache } from 'lru-cache'
 import { authError } from '../auth-claims.js'
-import { bearerToken, createCallerVerifier, toAuthError } from '../auth.js'
+import { bearerToken, createCallerVerifier, toAuthError, type JwksState } from '../auth.js'
 import type { Clock } from '../clock.js'
 import type { AuthConfig } from '../config.js'
 
@@ -23,9 +23,12 @@ interface Remembered {
  * cache hit. A refusal is logged at info with its reason, never with the token.
  */
 export default fp(
-  async function authenticate (app: FastifyInstance, options: { auth: AuthConfig<() => string>; clock: Clock }) {
+  async function authenticate (
+    app: FastifyInstance,
+    options: { auth: AuthConfig<() => string>; clock: Clock; jwks?: JwksState | undefined }
+  ) {
     const { clock } = options
-    const verify = createCallerVerifier(options.auth, clock)
+    const verify = createCallerVerifier(options.auth, clock, options.jwks)
     const verified = new LRUCache<string, Remembered>({ max: VERIFIED_MAX_ENTRIES })
     app.decorateRequest('caller', null)
     app.decorateRequest('callerRoles', null)

@@ -30,7 +30,8 @@ export default fp(
         tags: [
           { name: 'tokens', description: 'Restricted viewer access tokens' },
           { name: 'health', description: 'Liveness and readiness probes; no authentication' },
-          { name: 'cache', description: 'Operators evict cached tokens; admin callers only' }
+          { name: 'cache', description: 'Operators evict cached tokens; admin callers only' },
+          { name: 'operations', description: "The broker's state and the policy's decisions; admin callers only" }
         ],
         components: {
           securitySchemes: {

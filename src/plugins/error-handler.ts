@@ -9,8 +9,11 @@ export const WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 export function toBrokerError (error: unknown): BrokerError {
   if (isBrokerError(error)) return error
   const fastifyError = error as Partial<FastifyError>
-  // Route schemas validate path parameters only, and those are ids.
-  if (fastifyError.validation !== undefined) return brokerError('INVALID_ID', { cause: error })
+  // Route schemas validate path parameters, which are ids, and the operator routes' query strings.
+  if (fastifyError.validation !== undefined) {
+    const code = fastifyError.validationContext === 'querystring' ? 'INVALID_QUERY' : 'INVALID_ID'
+    return brokerError(code, { cause: error })
+  }
   // Fastify's own client errors, such as a Content-Type header that is not a media type.
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
     return brokerError('INVALID_REQUEST', { cause: error })

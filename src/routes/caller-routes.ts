@@ -13,7 +13,9 @@ import type { Policy } from '../policy.js'
 import { redisWithLocalFallback } from '../rate-limit-store.js'
 import type { TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
+import type { Tracing } from '../tracing.js'
 import cacheRoutes from './cache.js'
+import operationsRoutes, { type OperationsRoutesOptions } from './operations.js'
 import tokenRoutes from './tokens.js'
 
 export interface CallerRoutesOptions {
@@ -27,6 +29,9 @@ export interface CallerRoutesOptions {
   metrics: Pick<Metrics, 'requests' | 'evictions' | 'cache' | 'servedTokenLife'>
   overload: LoadSheddingOptions
   clock: Clock
+  tracing: Tracing | undefined
+  /** GET /status's body, built when asked. */
+  status: OperationsRoutesOptions['status']
 }
 
 /**
@@ -43,7 +48,8 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
     account,
     policy,
     metrics: options.metrics,
-    clock: options.clock
+    clock: options.clock,
+    tracing: options.tracing
   })
   app.addHook('onRequest', app.authenticate)
   // After authentication, so each caller has its own budget from the policy and one cannot starve another.
@@ -65,4 +71,5 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
 
   await app.register(tokenRoutes, { account, policy, tokens })
   await app.register(cacheRoutes, { account, policy, tokens })
+  await app.register(operationsRoutes, { account, policy, status: options.status })
 }

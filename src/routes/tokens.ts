@@ -52,7 +52,8 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
   const { account, policy, tokens } = options
 
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
-    if (!policy().isAllowed(callerOf(request), scope, id, request.callerRoles ?? [])) throw brokerError('POLICY_DENIED')
+    const explained = policy().explain(callerOf(request), scope, id, request.callerRoles ?? [])
+    if (explained.decision === 'deny') throw brokerError('POLICY_DENIED', { reason: explained.reason })
     const result = await tokens.get({ account, scope, id })
     request.issued = result
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')

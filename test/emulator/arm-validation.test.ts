@@ -203,7 +203,8 @@ t.test('unknown ARM routes answer in ARM shape and are counted', async (t) => {
     generateRestrictedViewerAccessToken: 0,
     accountsGet: 0,
     total: 1,
-    byStatus: { 404: 1 }
+    byStatus: { 404: 1 },
+    traceparents: []
   })
 })
 
@@ -217,7 +218,8 @@ t.test('counters count rejected requests by status', async (t) => {
     generateRestrictedViewerAccessToken: 1,
     accountsGet: 2,
     total: 3,
-    byStatus: { 400: 1, 401: 2 }
+    byStatus: { 400: 1, 401: 2 },
+    traceparents: []
   })
 })
 
@@ -226,4 +228,17 @@ t.test('several accounts', async (t) => {
   const multi = await startTestEmulator(t, { accounts: [account, second] })
   const answer = await arm(multi, 'GET', accountPath(second), { token: await managementToken(multi) })
   t.equal(answer.json().properties.accountId, second.accountId)
+})
+
+t.test('the traceparent of each ARM request is recorded, the latest 50', async (t) => {
+  emulator.reset()
+  for (let i = 0; i < 52; i++) {
+    const traceparent = `00-${i.toString(16).padStart(32, '0')}-00f067aa0ba902b7-01`
+    await arm(emulator, 'GET', path, { token, headers: { traceparent } })
+  }
+  await arm(emulator, 'GET', path, { token })
+  const { traceparents } = emulator.counters().arm
+  t.equal(traceparents.length, 50)
+  t.equal(traceparents[0], `00-${(2).toString(16).padStart(32, '0')}-00f067aa0ba902b7-01`, 'the oldest go first')
+  t.equal(traceparents.at(-1), `00-${(51).toString(16).padStart(32, '0')}-00f067aa0ba902b7-01`)
 })

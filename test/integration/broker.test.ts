@@ -37,6 +37,17 @@ t.test('a video token through real ARM and identity, then a cache hit with no ne
   t.equal(emulator.counters().identity, 1, 'the identity token is fetched once and reused')
 })
 
+t.test('with tracing off (the default), a traceparent goes no further and audit records have no trace', async (t) => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+  const response = await fetch(`${baseUrl}/tokens/video/untraced`, {
+    headers: { authorization: `Bearer ${portal}`, traceparent }
+  })
+  broker.logs.secret(((await response.json()) as { accessToken?: string }).accessToken)
+  t.equal(response.status, 200)
+  t.same(emulator.counters().arm.traceparents, [], 'ARM requests carry no traceparent')
+  t.equal(broker.logs.audits.at(-1)?.traceId, null)
+})
+
 t.test('100 concurrent requests for a new id make exactly one ARM call', async (t) => {
   const before = emulator.counters().arm.generateRestrictedViewerAccessToken
   const responses = await Promise.all(Array.from({ length: 100 }, () => get('/tokens/video/concurrent1', portal)))
