@@ -1,7 +1,7 @@
 // The status report before anything has happened, in HS256 mode without Redis, and with the circuit open.
 import { pino } from 'pino'
 import t from 'tap'
-import { createArmGate } from '../src/arm-gate.js'
+import type { ArmGate } from '../src/arm-gate.js'
 import { createMetrics } from '../src/metrics.js'
 import { createPolicy } from '../src/policy.js'
 import { createPolicyStore } from '../src/policy-store.js'
@@ -21,9 +21,9 @@ function sources (overrides: Partial<StatusSources> = {}): StatusSources {
     version: '1.2.3',
     clock,
     startedAt: clock.now() - 90_000,
-    identity: { kind: 'managed' },
-    observed: {},
-    armGate: createArmGate({ maxConcurrency: 4, clock }),
+    subscriptionId: 'b04775c3-63fa-40f3-9430-139d2e5522d3',
+    observed: new Map([['default', {}]]),
+    armGate: { holdRemainingMs: () => 0, stats: () => ({ inFlight: 0, queued: 0 }) } as unknown as ArmGate,
     policy,
     jwks: undefined,
     tokens: { size: 0 } as TokenCache,
@@ -37,7 +37,8 @@ t.test('before the first request: nulls, not zeros that look like facts', async 
   t.match(await statusReport(sources()), {
     version: '1.2.3',
     uptimeSeconds: 90,
-    identities: [{ kind: 'managed', clientId: null, armToken: null, lastArmAnswer: null, remainingWrites: null }],
+    identities: [{ id: 'default', armToken: null, lastArmAnswer: null, remainingWrites: null, throttleHoldSeconds: 0 }],
+    armCallsInFlight: 0,
     redis: { configured: false, circuit: null },
     jwks: null,
     cache: { entries: 0, served: 0, hitRatio: null }
