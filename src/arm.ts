@@ -30,6 +30,7 @@ import type { Config } from './config.js'
 import { boundedCredential, countedCredential } from './credential.js'
 import type { BrokerError } from './errors.js'
 import { faultLog } from './logger.js'
+import type { ArmObservations, IdentityObservations } from './arm-observations.js'
 import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES } from './scope.js'
 import type { Account, MintedToken, MintPriority, TokenRequest, TokenSource } from './token-source.js'
@@ -39,6 +40,8 @@ export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
 const BACKOFF_BASE_MS = 200
 
 /** One identity of the pool: its name on metrics and throttle keys (the client id), and its credential. */
+export type { ArmObservations, IdentityObservations } from './arm-observations.js'
+
 export interface PoolIdentity {
   id: string
   credential: TokenCredential
@@ -65,18 +68,6 @@ export interface ArmClientOptions {
   /** Filled in as calls happen, per identity id, for GET /status. */
   observed?: ArmObservations
 }
-
-/** What the status page shows of one identity; times in epoch ms, never a token. */
-export interface IdentityObservations {
-  /** Its latest ARM token: when it was obtained and when it expires. */
-  identityToken?: { obtainedAt: number; expiresAt: number }
-  /** ARM's latest answer to it (status 0: no answer). */
-  lastAnswer?: { status: number; at: number }
-  /** x-ms-ratelimit-remaining-subscription-writes from that answer. */
-  remainingWrites?: number
-}
-
-export type ArmObservations = Map<string, IdentityObservations>
 
 /**
  * The last tier: mints restricted viewer tokens through ARM. One pipeline per identity serves every

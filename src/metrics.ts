@@ -5,43 +5,32 @@ export function createMetrics () {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers })
   return {
     registry,
-    requests: new Counter({
-      name: 'vi_broker_token_requests_total',
-      help: 'Token requests by caller (known callers only), scope and outcome (HTTP status)',
-      labelNames: ['caller', 'scope', 'status'] as const,
-      registers
-    }),
-    evictions: new Counter({
-      name: 'vi_broker_evictions_total',
-      help: 'DELETE /cache requests by caller (known callers only), scope ("all" for every token) and HTTP status',
-      labelNames: ['caller', 'scope', 'status'] as const,
-      registers
-    }),
-    cache: new Counter({
-      name: 'vi_broker_cache_results_total',
-      help: 'How token requests were served: hit, miss, coalesced or refresh',
-      labelNames: ['result'] as const,
-      registers
-    }),
+    requests: counter(
+      'vi_broker_token_requests_total',
+      'Token requests by caller (known callers only), scope and outcome (HTTP status)',
+      ['caller', 'scope', 'status'] as const
+    ),
+    evictions: counter(
+      'vi_broker_evictions_total',
+      'DELETE /cache requests by caller (known callers only), scope ("all" for every token) and HTTP status',
+      ['caller', 'scope', 'status'] as const
+    ),
+    cache: counter('vi_broker_cache_results_total', 'How token requests were served: hit, miss, coalesced or refresh', [
+      'result'
+    ] as const),
     servedTokenLife: new Histogram({
       name: 'vi_broker_served_token_remaining_seconds',
       help: 'Life left in each token served; a growing share near TOKEN_MIN_REMAINING_SECONDS means refreshes fail',
       buckets: [300, 600, 900, 1200, 1800, 2700, 3600],
       registers
     }),
-    shed: new Counter({
-      name: 'vi_broker_requests_shed_total',
-      help: 'Token and cache requests answered 503 OVERLOADED by load shedding',
-      registers
-    }),
+    shed: counter('vi_broker_requests_shed_total', 'Token and cache requests answered 503 OVERLOADED by load shedding'),
     cacheEntries: new Gauge({ name: 'vi_broker_cache_entries', help: 'Tokens in the cache', registers }),
-    refreshFailures: new Counter({
-      name: 'vi_broker_refresh_failures_total',
-      help: 'Failed background refreshes',
-      registers
-    }),
+    refreshFailures: counter('vi_broker_refresh_failures_total', 'Failed background refreshes'),
     armDuration: new Histogram({
       name: 'vi_broker_arm_request_duration_seconds',
       help: 'ARM generateRestrictedViewerAccessToken latency, by HTTP status (0 when no answer)',
@@ -55,18 +44,16 @@ export function createMetrics () {
       labelNames: ['identity'] as const,
       registers
     }),
-    throttleHolds: new Counter({
-      name: 'vi_broker_arm_throttle_holds_total',
-      help: "ARM 429s, by identity: each held back that identity's mints (on every replica when Redis is shared)",
-      labelNames: ['identity'] as const,
-      registers
-    }),
-    armMints: new Counter({
-      name: 'vi_broker_arm_mints_total',
-      help: 'generateRestrictedViewerAccessToken calls that ARM answered, by identity and HTTP status',
-      labelNames: ['identity', 'status'] as const,
-      registers
-    }),
+    throttleHolds: counter(
+      'vi_broker_arm_throttle_holds_total',
+      "ARM 429s, by identity: each held back that identity's mints (on every replica when Redis is shared)",
+      ['identity'] as const
+    ),
+    armMints: counter(
+      'vi_broker_arm_mints_total',
+      'generateRestrictedViewerAccessToken calls that ARM answered, by identity and HTTP status',
+      ['identity', 'status'] as const
+    ),
     armPacingDelay: new Histogram({
       name: 'vi_broker_arm_pacing_delay_seconds',
       help: "How long a mint waited for the identity's write bucket (the fleet's, when Redis is shared) to refill",
@@ -74,35 +61,31 @@ export function createMetrics () {
       buckets: [0, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers
     }),
-    refreshDeferrals: new Counter({
-      name: 'vi_broker_refresh_deferrals_total',
-      help: 'Background refreshes put off because callers needed the ARM write budget',
-      registers
-    }),
+    refreshDeferrals: counter(
+      'vi_broker_refresh_deferrals_total',
+      'Background refreshes put off because callers needed the ARM write budget'
+    ),
     armInFlight: new Gauge({ name: 'vi_broker_arm_in_flight', help: 'ARM calls in flight', registers }),
-    identityRefreshes: new Counter({
-      name: 'vi_broker_identity_token_requests_total',
-      help: "Requests for the broker's own ARM token from the identity endpoint",
-      labelNames: ['result'] as const,
-      registers
-    }),
-    sharedCache: new Counter({
-      name: 'vi_broker_shared_cache_results_total',
-      help: 'Redis tier outcomes: hit, minted (this replica held the lock), wait-timeout, rejected (failed to open)',
-      labelNames: ['result'] as const,
-      registers
-    }),
+    identityRefreshes: counter(
+      'vi_broker_identity_token_requests_total',
+      "Requests for the broker's own ARM token from the identity endpoint",
+      ['result'] as const
+    ),
+    sharedCache: counter(
+      'vi_broker_shared_cache_results_total',
+      'Redis tier outcomes: hit, minted (this replica held the lock), wait-timeout, rejected (failed to open)',
+      ['result'] as const
+    ),
     redisCircuit: new Gauge({
       name: 'vi_broker_redis_circuit_open',
       help: '1 while Redis is failing and the broker serves from memory and ARM only',
       registers
     }),
-    secretReloads: new Counter({
-      name: 'vi_broker_secret_reloads_total',
-      help: 'Re-reads of a _FILE secret by variable and result: applied, unchanged or rejected (old secret kept)',
-      labelNames: ['variable', 'result'] as const,
-      registers
-    }),
+    secretReloads: counter(
+      'vi_broker_secret_reloads_total',
+      'Re-reads of a _FILE secret by variable and result: applied, unchanged or rejected (old secret kept)',
+      ['variable', 'result'] as const
+    ),
     queueDelay: new Gauge({
       name: 'vi_broker_queue_delay_seconds',
       help: 'Standing event-loop delay that load shedding acts on (the lower mean of its last two intervals)',
@@ -113,12 +96,11 @@ export function createMetrics () {
       help: 'Share of token and cache requests being shed (0 unless requests wait over OVERLOAD_TARGET_DELAY_MS)',
       registers
     }),
-    policyReloads: new Counter({
-      name: 'vi_broker_policy_reloads_total',
-      help: 'Policy reloads by result: applied, unchanged or rejected',
-      labelNames: ['result'] as const,
-      registers
-    })
+    policyReloads: counter(
+      'vi_broker_policy_reloads_total',
+      'Policy reloads by result: applied, unchanged or rejected',
+      ['result'] as const
+    )
   }
 }
 

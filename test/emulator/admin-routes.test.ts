@@ -17,7 +17,7 @@ t.test('GET /admin/counters', async (t) => {
   const answer = await admin('GET', '/counters')
   t.equal(answer.status, 200)
   t.same(answer.json(), {
-    arm: { generateRestrictedViewerAccessToken: 1, accountsGet: 0, total: 1, byStatus: { 200: 1 } },
+    arm: { generateRestrictedViewerAccessToken: 1, accountsGet: 0, total: 1, byStatus: { 200: 1 }, traceparents: [] },
     identity: 0,
     jwks: 0
   })

@@ -13,7 +13,7 @@ const POLICY = {
 }
 
 async function listening (t: Parameters<typeof build>[0]) {
-  const broker = await build(t, { policy: POLICY, env: { LOG_LEVEL: 'warn' } })
+  const broker = await build(t, { policy: POLICY, env: { LOG_LEVEL: 'warn', OVERLOAD_TARGET_DELAY_MS: undefined } })
   const url = await broker.app.listen({ port: 0, host: '127.0.0.1' })
   const token = await callerToken('load-bff')
   broker.logs.secret(token)
