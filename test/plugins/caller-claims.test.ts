@@ -51,9 +51,11 @@ t.test('iat and nbf, when present, must be NumericDates', async (t) => {
 
 t.test('a lifetime over AUTH_MAX_TOKEN_LIFETIME_SECONDS (default 86400) is AUTH_INVALID', async (t) => {
   const { request } = await build(t)
+  // iat is given, not taken at signing, so a second that ticks by in between cannot change the lifetime.
+  const issuedAt = now()
   const refused: Array<[string, Parameters<typeof callerToken>[1]]> = [
-    ['exp − iat of 2 days', { expiresIn: now() + 2 * 86_400 }],
-    ['exp − iat of 24 h + 1 s', { expiresIn: now() + 86_401 }],
+    ['exp − iat of 2 days', { claims: { iat: issuedAt }, expiresIn: issuedAt + 2 * 86_400 }],
+    ['exp − iat of 24 h + 1 s', { claims: { iat: issuedAt }, expiresIn: issuedAt + 86_401 }],
     ['no iat, exp − now of 2 days', { claims: { iat: undefined }, expiresIn: now() + 2 * 86_400 }],
     ['iat a week ago, exp in an hour', { claims: { iat: now() - 7 * 86_400 }, expiresIn: now() + 3600 }],
     ['exp far in the future', { expiresIn: 9_999_999_999 }]
@@ -63,7 +65,7 @@ t.test('a lifetime over AUTH_MAX_TOKEN_LIFETIME_SECONDS (default 86400) is AUTH_
     t.equal(response.statusCode, 401, `${name}: 401`)
     t.equal(response.json().error?.code, 'AUTH_INVALID', `${name}: AUTH_INVALID`)
   }
-  const day = await callerToken('portal-bff', { expiresIn: now() + 86_400 })
+  const day = await callerToken('portal-bff', { claims: { iat: issuedAt }, expiresIn: issuedAt + 86_400 })
   t.equal((await request({ url: VIDEO, token: day })).statusCode, 200, 'exactly 24 h is served')
 })
 
