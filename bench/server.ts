@@ -101,10 +101,12 @@ async function startBroker (): Promise<void> {
   }
 
   const callerTokens: string[] = []
+  // Entra-shaped tokens in JWKS mode, for the issuer and audience the bench configures.
+  const entraShaped = { expiresInSeconds: 3600, claims: { iss: ISSUER, aud: AUDIENCE } }
   for (let i = 0; i < CALLER_COUNT; i++) {
     callerTokens.push(
       args.auth === 'jwks'
-        ? await emulator.mintCallerToken(callerName(i), { expiresInSeconds: 3600 })
+        ? await emulator.mintCallerToken(callerName(i), entraShaped)
         : await hs256CallerToken(callerName(i))
     )
   }

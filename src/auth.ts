@@ -132,7 +132,7 @@ export function toAuthError (error: unknown): BrokerError {
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
     // jose's reasons: "invalid" (a claim of the wrong type), "missing", or "check_failed".
     const failed = reason === 'invalid' ? 'claim_type' : REASON_BY_FAILED_CLAIM.get(claim)
-    return authError('AUTH_INVALID', failed ?? (reason === 'missing' ? 'missing_claim' : 'claim_type'), error)
+    return authError('AUTH_INVALID', failed ?? (reason === 'missing' ? 'missing_claim' : 'malformed'), error)
   }
   return authError('AUTH_INVALID', REASON_BY_CODE.get(code) ?? 'malformed', error)
 }

@@ -173,7 +173,8 @@ t.test('toAuthError', async (t) => {
       [joseError('ERR_JWT_CLAIM_VALIDATION_FAILED', { claim: 'iss', reason: 'check_failed' }), 'issuer'],
       [joseError('ERR_JWT_CLAIM_VALIDATION_FAILED', { claim: 'iss', reason: 'missing' }), 'issuer'],
       [joseError('ERR_JWT_CLAIM_VALIDATION_FAILED', { claim: 'aud', reason: 'check_failed' }), 'audience'],
-      [joseError('ERR_JWT_CLAIM_VALIDATION_FAILED', { claim: 'exp', reason: 'missing' }), 'missing_claim']
+      [joseError('ERR_JWT_CLAIM_VALIDATION_FAILED', { claim: 'exp', reason: 'missing' }), 'missing_claim'],
+      [joseError('ERR_JWT_CLAIM_VALIDATION_FAILED', { claim: 'sub', reason: 'check_failed' }), 'malformed']
     ]
     for (const [source, reason] of cases) {
       t.match(toAuthError(source), { code: 'AUTH_INVALID', statusCode: 401, reason }, `${source.message} → ${reason}`)
