@@ -10,6 +10,7 @@ import type { Metrics } from './metrics.js'
 
 /** The broker's own Azure identity: workload identity in AKS, managed identity elsewhere. */
 export function createCredential (identity: IdentityConfig): TokenCredential {
+  /* c8 ignore start: test/emulator/workload-identity.test.ts builds its own WorkloadIdentityCredential */
   if (identity.kind === 'workload') {
     return new WorkloadIdentityCredential({
       clientId: identity.clientId,
@@ -18,6 +19,7 @@ export function createCredential (identity: IdentityConfig): TokenCredential {
       ...(identity.authorityHost ? { authorityHost: identity.authorityHost } : {})
     })
   }
+  /* c8 ignore stop */
   return identity.clientId
     ? new ManagedIdentityCredential({ clientId: identity.clientId })
     : new ManagedIdentityCredential()

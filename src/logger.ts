@@ -36,6 +36,7 @@ export function loggerOptions (level: string): LoggerOptions {
  * field of a warn line: its type, code and message, without the stack trace that marks a bug.
  */
 export function expectedFault (error: unknown): { type: string; message: string; code?: string } {
+  /* c8 ignore next: callers log what a rejected promise held, which in this code base is always an Error */
   if (!(error instanceof Error)) return { type: typeof error, message: String(error) }
   const code = (error as { code?: unknown }).code
   return { type: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) }

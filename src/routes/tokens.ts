@@ -52,6 +52,7 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
   const { account, policy, tokens } = options
 
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
+    /* c8 ignore next: authenticate always sets callerRoles; the fallback guards routes tested without it */
     const explained = policy().explain(callerOf(request), scope, id, request.callerRoles ?? [])
     if (explained.decision === 'deny') throw brokerError('POLICY_DENIED', { reason: explained.reason })
     const result = await tokens.get({ account, scope, id })
