@@ -71,7 +71,7 @@ export function boundedCredential (credential: TokenCredential, timeoutMs: numbe
 export function countedCredential (
   credential: TokenCredential,
   counter: Metrics['identityRefreshes'],
-  onToken: (token: AccessToken) => void = () => {}
+  onToken: (token: AccessToken) => void
 ): TokenCredential {
   return {
     async getToken (scopes, options) {

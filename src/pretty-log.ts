@@ -41,6 +41,7 @@ export async function prettySink (
   })
   return {
     write: (line) => sink.write(format(line)),
+    /* c8 ignore next 3: the pretty sink is only used by npm run dev; its test reads written lines */
     committed: () => sink.committed(),
     flushSync: () => sink.flushSync(),
     close: () => sink.close()

@@ -60,6 +60,7 @@ export function createTokenPath (options: TokenPathOptions): {
     maxConcurrency: config.arm.maxConcurrency,
     local,
     shared: fleet,
+    /* c8 ignore next: a failed update is logged only; the fleet-throttle test covers the fallback it leads to */
     onError: (error) => logger.warn({ err: error }, 'fleet throttle update failed')
   })
   const observed: ArmObservations = new Map()
