@@ -9,7 +9,8 @@ export const PART_KEYS = {
   upstream: 'upstream',
   memory: 'memory',
   cold: 'coldStart',
-  overload: 'overload'
+  overload: 'overload',
+  tracing: 'tracing'
 } as const satisfies Record<string, keyof PartResults>
 
 export type PartName = keyof typeof PART_KEYS
@@ -40,5 +41,7 @@ export function check (r: BenchResults, parts: PartName[]): string[] {
   }
   // A rate that is shed entirely is a result (a target not met), but no 2xx in any closed loop is a broken run.
   if (r.overload && !(r.overload.capacityPerSecond > 0)) problems.push('overload: no 2xx in any closed loop')
+  if (r.tracing && !(r.tracing.off.goodput > 0 && r.tracing.on.goodput > 0)) problems.push('tracing: no 2xx answers')
+  if (r.tracing && !(r.tracing.exports.requests > 0)) problems.push('tracing: the collector received no export')
   return problems
 }

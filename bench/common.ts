@@ -83,6 +83,8 @@ export interface ServerArgs {
   fakeClock?: boolean
   refreshAheadSeconds?: number
   identityTokenLifetimeSeconds?: number
+  /** broker: tracing on, every span exported over OTLP/HTTP to a collector in the same process. */
+  tracing?: boolean
 }
 
 /** The 'arm-target' command's answer: what a client needs to call the emulated ARM itself. */

@@ -182,9 +182,30 @@ function overloadRows (r: BenchResults): Row[] {
   ]
 }
 
+function tracingRows (r: BenchResults): Row[] {
+  const x = r.tracing
+  if (!x) return []
+  return [
+    ...([['tracing off (as shipped)', x.off], ['tracing on, every span exported', x.on]] as const).map(
+      ([label, t]): Row => [
+        `7. tracing, hot path RS256, ${x.connections} connections`,
+        label,
+        `${t.goodput} 2xx/s`,
+        `p50 ${t.p50Ms} ms, p99 ${t.p99Ms} ms` + (t.non2xx > 0 ? `; ${t.non2xx} not 2xx` : '')
+      ]
+    ),
+    [
+      '7. tracing',
+      'goodput on ÷ off',
+      `${x.onOverOff}`,
+      `${x.exports.requests} OTLP exports, ${Math.round(x.exports.bytes / 1024)} KiB`
+    ]
+  ]
+}
+
 export function table (r: BenchResults): string {
   const m = r.machine
-  const rows = [...hotRows(r), ...missRows(r), ...otherRows(r), ...overloadRows(r)]
+  const rows = [...hotRows(r), ...missRows(r), ...otherRows(r), ...overloadRows(r), ...tracingRows(r)]
   return [
     `vi-token-broker bench (${r.mode}), ${m.nproc} × ${m.cpu}, Node ${m.node}, ${r.date}`,
     '',

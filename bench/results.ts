@@ -5,6 +5,7 @@ import type { MemoryResult } from './parts/memory.js'
 import type { MissPathResult } from './parts/miss.js'
 import type { OverloadResult } from './parts/overload.js'
 import type { CpuLimitMethod } from './cpu-limit.js'
+import type { TracingResult } from './parts/tracing.js'
 import type { UpstreamResult } from './parts/upstream.js'
 
 export interface BenchContext {
@@ -24,6 +25,7 @@ export interface PartResults {
   memory: MemoryResult
   coldStart: ColdStartResult[]
   overload: OverloadResult
+  tracing: TracingResult
 }
 
 export interface Target {

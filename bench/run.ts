@@ -1,6 +1,6 @@
 // npm run bench        : the full benchmark (under 5 minutes on 2 cores); prints a table, writes bench/results.json
 // npm run bench:smoke  : a few seconds per part, for CI; asserts only that every figure came out as a number
-// Options: --smoke, --out=<file>, --parts=hot,miss,upstream,memory,cold,overload (each a file in bench/parts/),
+// Options: --smoke, --out=<file>, --parts=hot,miss,upstream,memory,cold,overload,tracing (each a file in bench/parts/),
 //          --cpu-limit=cgroup|neighbours (how the overload part makes the broker the bottleneck)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
@@ -14,6 +14,7 @@ import { hotPath } from './parts/hot.js'
 import { memory } from './parts/memory.js'
 import { missPath } from './parts/miss.js'
 import { overload } from './parts/overload.js'
+import { tracing } from './parts/tracing.js'
 import { upstream } from './parts/upstream.js'
 import { table, targets } from './report.js'
 import type { BenchContext, BenchResults, PartResults } from './results.js'
@@ -26,7 +27,8 @@ const RUNNERS: Runners = {
   upstream,
   memory,
   cold: coldStart,
-  overload
+  overload,
+  tracing
 }
 
 const isPart = (name: string): name is PartName => name in RUNNERS

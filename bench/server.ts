@@ -14,6 +14,8 @@ import { loadConfig } from '../src/config.js'
 import { createLogSink } from '../src/log-sink.js'
 import { startEmulator, type Emulator, type Fault } from '../src/emulator/emulator.js'
 import { createPolicy } from '../src/policy.js'
+import { startTracing } from '../src/tracing.js'
+import { startCollector } from './collector.js'
 import {
   type ArmTarget,
   AUDIENCE,
@@ -67,6 +69,7 @@ async function startBroker (): Promise<void> {
     ...(args.identityTokenLifetimeSeconds ? { identityTokenLifetimeSeconds: args.identityTokenLifetimeSeconds } : {})
   })
   const account = emulator.accounts[0] as Emulator['accounts'][number]
+  const collector = args.tracing ? await startCollector() : undefined
   process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint
   process.env.IDENTITY_HEADER = emulator.identityHeader
   const config = loadConfig({
@@ -81,8 +84,13 @@ async function startBroker (): Promise<void> {
     AUDIT_HMAC_KEY,
     LOG_LEVEL: 'info',
     // Nothing else is set: every part measures the broker's default configuration.
-    ...(args.refreshAheadSeconds !== undefined ? { TOKEN_REFRESH_AHEAD_SECONDS: String(args.refreshAheadSeconds) } : {})
+    ...(args.refreshAheadSeconds === undefined
+      ? {}
+      : { TOKEN_REFRESH_AHEAD_SECONDS: String(args.refreshAheadSeconds) }),
+    // Tracing as an operator turns it on: the standard variable, every other setting its default.
+    ...(collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {})
   })
+  const tracing = config.tracing ? await startTracing(config.tracing, 'bench') : undefined
   // The broker's production log destination (see src/server.ts), on a real file.
   const logStream = createLogSink(openSync(args.logFile ?? '/dev/null', 'a'))
   const app = await buildApp({
@@ -91,11 +99,14 @@ async function startBroker (): Promise<void> {
     credential: new ManagedIdentityCredential(),
     logStream,
     ...(args.fakeClock ? { clock } : {}),
+    ...(tracing ? { tracing } : {}),
     armTls: { ca: emulator.caCertPem }
   })
   const url = await listen(app)
   closeAll = async () => {
     await app.close()
+    await tracing?.shutdown()
+    await collector?.close()
     await emulator.close()
     logStream.close()
   }
@@ -112,6 +123,7 @@ async function startBroker (): Promise<void> {
   }
 
   handlers.counters = async () => emulator.counters()
+  handlers.exports = async () => collector?.exports() ?? { requests: 0, bytes: 0 }
   handlers.reset = async () => emulator.reset()
   handlers.fault = async (message) => emulator.setFault('arm', (message.fault as Fault | null) ?? null)
   handlers['start-clock'] = async (message) => clock.start(message.speedup as number)
