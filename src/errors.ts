@@ -30,6 +30,11 @@ export const errors = {
     403
   ),
   RATE_LIMITED: define('RATE_LIMITED', 'Too many requests from this caller; retry later', 429),
+  MINT_BUDGET_EXCEEDED: define(
+    'MINT_BUDGET_EXCEEDED',
+    "This caller has used its policy's budget of new tokens; cached tokens are still served; retry later",
+    429
+  ),
   INVALID_REQUEST: define('INVALID_REQUEST', 'The request is not valid HTTP or its URL cannot be decoded', 400),
   HEADERS_TOO_LARGE: define('HEADERS_TOO_LARGE', 'The request has too many headers, or headers too large', 431),
   BODY_NOT_ALLOWED: define('BODY_NOT_ALLOWED', 'The API takes no request body', 413),

@@ -65,6 +65,11 @@ export function createMetrics () {
       'vi_broker_refresh_deferrals_total',
       'Background refreshes put off because callers needed the ARM write budget'
     ),
+    mintBudgetRefusals: counter(
+      'vi_broker_mint_budget_refusals_total',
+      "Mints refused because the caller was over its policy's mintBudget, by priority (caller or background)",
+      ['priority'] as const
+    ),
     armInFlight: new Gauge({ name: 'vi_broker_arm_in_flight', help: 'ARM calls in flight', registers }),
     identityRefreshes: counter(
       'vi_broker_identity_token_requests_total',

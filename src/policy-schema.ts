@@ -23,14 +23,22 @@ const CallerPolicy = Type.Object(
   {
     allow: Type.Array(Rule),
     rateLimit: Type.Optional(RateLimit),
+    /** At most `max` new tokens (ARM mints) per `timeWindow`; cached tokens do not count. */
+    mintBudget: Type.Optional(RateLimit),
     /** May evict cached tokens (DELETE /cache). */
     admin: Type.Optional(Type.Boolean())
   },
   { additionalProperties: false }
 )
 
-/** What an app role (Entra's `roles` claim) grants to any caller carrying it: rules only, no limits or admin. */
-const RolePolicy = Type.Object({ allow: Type.Array(Rule) }, { additionalProperties: false })
+/**
+ * What an app role (Entra's `roles` claim) grants to any caller carrying it: rules, and a mint budget that
+ * each such caller has for itself; no rate limit or admin.
+ */
+const RolePolicy = Type.Object(
+  { allow: Type.Array(Rule), mintBudget: Type.Optional(RateLimit) },
+  { additionalProperties: false }
+)
 
 export const PolicySchema = Type.Object(
   {

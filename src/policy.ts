@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import ms, { type StringValue } from 'ms'
 import { escapePointer, PolicyError, validatePolicy, type PolicyRule } from './policy-schema.js'
 import type { Scope } from './scope.js'
+import type { MintBudget } from './token-source.js'
 
 export { PolicyError, PolicySchema, type PolicyDocument } from './policy-schema.js'
 
@@ -42,6 +43,8 @@ export interface Policy {
   isKnown(caller: string): boolean
   /** The caller's own limit, else the policy's default: roles carry none. */
   rateLimitFor(caller: string): CallerRateLimit
+  /** The caller's own mint budget, else the most generous of its roles', else none (no limit). */
+  mintBudgetFor(caller: string, roles?: readonly string[]): MintBudget | undefined
   readonly callerCount: number
   readonly roleCount: number
   /** SHA-256 (hex) of the validated policy document: tells two versions apart. */
@@ -58,12 +61,16 @@ export function createPolicy (document: unknown): Policy {
   const defaultLimit = valid.rateLimit ? toRateLimit(valid.rateLimit, '/rateLimit') : DEFAULT_RATE_LIMIT
   const limits = new Map<string, CallerRateLimit>()
   const admins = new Set<string>()
-  for (const [caller, { allow, rateLimit, admin }] of Object.entries(valid.callers)) {
+  const budgets = new Map<string, MintBudget>()
+  const roleBudgets = new Map<string, MintBudget>()
+  for (const [caller, { allow, rateLimit, admin, mintBudget }] of Object.entries(valid.callers)) {
     if (rateLimit) limits.set(caller, toRateLimit(rateLimit, `/callers/${escapePointer(caller)}/rateLimit`))
+    if (mintBudget) budgets.set(caller, toRateLimit(mintBudget, `/callers/${escapePointer(caller)}/mintBudget`))
     if (admin === true) admins.add(caller)
     callers.set(caller, grantsOf(allow, `/callers/${escapePointer(caller)}`))
   }
-  for (const [role, { allow }] of Object.entries(valid.roles ?? {})) {
+  for (const [role, { allow, mintBudget }] of Object.entries(valid.roles ?? {})) {
+    if (mintBudget) roleBudgets.set(role, toRateLimit(mintBudget, `/roles/${escapePointer(role)}/mintBudget`))
     roles.set(role, grantsOf(allow, `/roles/${escapePointer(role)}`))
   }
   function explain (caller: string, scope: Scope, id: string | undefined, callerRoles: readonly string[] = []) {
@@ -91,6 +98,16 @@ export function createPolicy (document: unknown): Policy {
     isAdmin: (caller) => admins.has(caller),
     isKnown: (caller) => callers.has(caller),
     rateLimitFor: (caller) => limits.get(caller) ?? defaultLimit,
+    mintBudgetFor (caller, callerRoles = []) {
+      const own = budgets.get(caller)
+      if (own) return own
+      let best: MintBudget | undefined
+      for (const role of callerRoles) {
+        const budget = roleBudgets.get(role)
+        if (budget && (!best || budget.max / budget.timeWindowMs > best.max / best.timeWindowMs)) best = budget
+      }
+      return best
+    },
     // The union of the caller's own grants and those of each role it carries.
     isAllowed: (caller, scope, id, callerRoles) => explain(caller, scope, id, callerRoles).decision === 'allow'
   }

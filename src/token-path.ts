@@ -5,8 +5,10 @@ import { createArmGate, isDeferredRefresh, type ArmGate } from './arm-gate.js'
 import { createArmClient, type PoolIdentity, type ArmObservations } from './arm.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
+import { isBrokerError } from './errors.js'
 import { faultLog } from './logger.js'
 import type { Metrics } from './metrics.js'
+import { createMintBudget } from './mint-budget.js'
 import { createSharedCache } from './shared-cache.js'
 import { createTokenCache, type TokenCache } from './token-cache.js'
 import type { Keyring } from './token-sealer.js'
@@ -76,12 +78,20 @@ export function createTokenPath (options: TokenPathOptions): {
     tracing: options.tracing,
     observed
   })
+  // Just in front of ARM, so only a real mint is charged, to the caller whose request started it.
+  const budgeted = createMintBudget({
+    source: arm,
+    redis: config.redis ? redis : undefined,
+    clock,
+    logger: logger.child({ component: 'mint-budget' }),
+    metrics
+  })
   const ownSubscriber = redis && options.keyring && !options.redisSubscriber ? redis.duplicate() : undefined
   const subscriber = options.redisSubscriber ?? ownSubscriber
   const shared =
     redis && subscriber && options.keyring
       ? createSharedCache({
-        source: arm,
+        source: budgeted,
         redis,
         subscriber,
         keyring: options.keyring,
@@ -94,7 +104,7 @@ export function createTokenPath (options: TokenPathOptions): {
       })
       : undefined
   const tokens = createTokenCache({
-    source: shared ?? arm,
+    source: shared ?? budgeted,
     maxEntries: config.cache.maxEntries,
     minRemainingSeconds: config.cache.minRemainingSeconds,
     refreshAheadSeconds: config.cache.refreshAheadSeconds,
@@ -103,6 +113,8 @@ export function createTokenPath (options: TokenPathOptions): {
     /* c8 ignore start: refresh failures are tested in test/token-cache.test.ts, which builds the cache directly */
     onRefreshError: (key, error) => {
       if (isDeferredRefresh(error)) return metrics.refreshDeferrals.inc()
+      // Counted in vi_broker_mint_budget_refusals_total; the cached token is served until it is due.
+      if (isBrokerError(error) && error.code === 'MINT_BUDGET_EXCEEDED') return
       metrics.refreshFailures.inc()
       const { level, fields } = faultLog(error)
       logger[level]({ ...fields, cacheKey: key }, 'background token refresh failed')

@@ -18,6 +18,14 @@ export interface TokenRequest {
   id?: string | undefined
   /** Not part of the key: a background refresh spends only the ARM budget callers leave. */
   priority?: MintPriority | undefined
+  /** Not part of the key: the caller a new mint is charged to, and its policy's mint budget. */
+  mintBudget?: ({ caller: string } & MintBudget) | undefined
+}
+
+/** At most `max` mints in each window of `timeWindowMs` (a policy's mintBudget). */
+export interface MintBudget {
+  max: number
+  timeWindowMs: number
 }
 
 /** A token as ARM minted it. */

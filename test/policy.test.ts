@@ -333,6 +333,26 @@ t.test('rate limits: per caller, a global default, and a built-in default; durat
   })
 })
 
+t.test("mint budgets: the caller's own, else its most generous role's, else none", async (t) => {
+  const policy = createPolicy({
+    callers: { a: { allow: [], mintBudget: { max: 2000, timeWindow: '1 hour' } }, b: { allow: [] } },
+    roles: {
+      Small: { allow: [], mintBudget: { max: 10, timeWindow: '1 minute' } },
+      Large: { allow: [], mintBudget: { max: 100, timeWindow: 60_000 } },
+      Plain: { allow: [] }
+    }
+  })
+  t.same(policy.mintBudgetFor('a', ['Large']), { max: 2000, timeWindowMs: 3_600_000 }, 'its own wins')
+  t.same(policy.mintBudgetFor('b', ['Small', 'Large', 'Plain']), { max: 100, timeWindowMs: 60_000 })
+  t.same(policy.mintBudgetFor('b', ['Large', 'Small']), { max: 100, timeWindowMs: 60_000 }, 'in any order')
+  t.equal(policy.mintBudgetFor('b', ['Plain', 'Unknown']), undefined)
+  t.equal(policy.mintBudgetFor('b'), undefined, 'no budget: mints are not limited')
+  t.throws(() => createPolicy({ callers: {}, roles: { R: { allow: [], mintBudget: { max: 1, timeWindow: 'x' } } } }), {
+    name: 'PolicyError',
+    message: /\/roles\/R\/mintBudget\/timeWindow: not a duration/
+  })
+})
+
 t.test('app roles: a caller has the union of its own grants and those of its roles', async (t) => {
   const policy = createPolicy({
     callers: { 'admin-bff': { allow: [{ scope: 'account' }], rateLimit: { max: 5, timeWindow: '1 minute' } } },

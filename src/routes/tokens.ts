@@ -28,8 +28,9 @@ const COMMON_RESPONSES = {
   401: UNAUTHENTICATED_RESPONSE,
   403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope or id'),
   429: errorResponse(
-    ['RATE_LIMITED'],
-    "Over this caller's rate limit from the policy; retry after Retry-After seconds"
+    ['RATE_LIMITED', 'MINT_BUDGET_EXCEEDED'],
+    "Over this caller's rate limit, or (for a token not cached) its mint budget, from the policy; " +
+      'retry after Retry-After seconds'
   ),
   502: errorResponse(['ARM_ERROR'], "ARM refused the request (4xx); ARM's error code is in details"),
   503: errorResponse(
@@ -52,10 +53,14 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
   const { account, policy, tokens } = options
 
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
+    const caller = callerOf(request)
     /* c8 ignore next: authenticate always sets callerRoles; the fallback guards routes tested without it */
-    const explained = policy().explain(callerOf(request), scope, id, request.callerRoles ?? [])
+    const roles = request.callerRoles ?? []
+    const current = policy()
+    const explained = current.explain(caller, scope, id, roles)
     if (explained.decision === 'deny') throw brokerError('POLICY_DENIED', { reason: explained.reason })
-    const result = await tokens.get({ account, scope, id })
+    const budget = current.mintBudgetFor(caller, roles)
+    const result = await tokens.get({ account, scope, id, mintBudget: budget && { caller, ...budget } })
     request.issued = result
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     return {
