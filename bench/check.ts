@@ -10,7 +10,8 @@ export const PART_KEYS = {
   memory: 'memory',
   cold: 'coldStart',
   overload: 'overload',
-  tracing: 'tracing'
+  tracing: 'tracing',
+  capacity: 'capacity'
 } as const satisfies Record<string, keyof PartResults>
 
 export type PartName = keyof typeof PART_KEYS
@@ -38,6 +39,9 @@ export function check (r: BenchResults, parts: PartName[]): string[] {
   for (const x of r.upstream ?? []) {
     // Answers other than 200 (shed, on a busy machine) are shown beside the figures, not a failure.
     if (!(x.armCalls > 0 && x.ideal > 0)) problems.push('upstream: no ARM calls or no ideal')
+  }
+  for (const x of r.capacity?.runs ?? []) {
+    if (!(x.armCalls > 0 && x.ideal > 0)) problems.push(`capacity, ${x.identities} identities: no ARM calls`)
   }
   // A rate that is shed entirely is a result (a target not met), but no 2xx in any closed loop is a broken run.
   if (r.overload && !(r.overload.capacityPerSecond > 0)) problems.push('overload: no 2xx in any closed loop')

@@ -69,7 +69,49 @@ export function targets (r: BenchResults): Target[] {
       met: shipped.medianMs < 500
     })
   }
-  return [...list, ...overloadTargets(r)]
+  return [...list, ...overloadTargets(r), ...capacityTargets(r)]
+}
+
+function capacityTargets (r: BenchResults): Target[] {
+  const pool = r.capacity?.runs.find((x) => x.identities === 2)
+  if (!pool) return []
+  return [
+    { target: 'capacity, 2 identities: 0 ARM 429s', measured: `${pool.arm429}`, met: pool.arm429 === 0 },
+    {
+      target: 'capacity, 2 identities: ARM calls ÷ ideal ≤ 1.02',
+      measured: `${pool.armOverIdeal}`,
+      met: pool.armOverIdeal <= 1.02
+    }
+  ]
+}
+
+function capacityRows (r: BenchResults): Row[] {
+  const c = r.capacity
+  if (!c) return []
+  const part = '8. capacity'
+  return c.runs.flatMap((x): Row[] => [
+    [
+      part,
+      `${x.identities} identit${x.identities === 1 ? 'y' : 'ies'}: ${x.requests} requests in ${x.durationS} s, ` +
+        `demand ${x.demandOverOneIdentity} × one refill`,
+      `ARM ÷ ideal ${x.armOverIdeal}, ${x.arm429} × 429`,
+      `${x.armCalls} ARM calls, ideal ${x.ideal}; ${counts(x.statuses)}`
+    ],
+    [
+      part,
+      `${x.identities} identit${x.identities === 1 ? 'y' : 'ies'}: served without waiting for ARM`,
+      percent(x.servedWithoutArmShare),
+      `waited: ${x.waitedForArm.n}, p50 ${x.waitedForArm.p50Ms} ms, p99 ${x.waitedForArm.p99Ms} ms`
+    ],
+    [
+      part,
+      `${x.identities} identit${x.identities === 1 ? 'y' : 'ies'}: 503s and who got them`,
+      `${x.unavailable.n} × 503 (${x.unavailable.withRetryAfter} with Retry-After)`,
+      `for ids held in cache: ${x.unavailable.forIdsHeldInCache}; 200s: ${x.popular.ids} ids ` +
+        `${percent(x.popular.okShare)} of ${x.popular.requests}, ` +
+        `${x.tail.ids} ${percent(x.tail.okShare)} of ${x.tail.requests}`
+    ]
+  ])
 }
 
 type Row = [part: string, measure: string, result: string, detail: string]
@@ -205,7 +247,14 @@ function tracingRows (r: BenchResults): Row[] {
 
 export function table (r: BenchResults): string {
   const m = r.machine
-  const rows = [...hotRows(r), ...missRows(r), ...otherRows(r), ...overloadRows(r), ...tracingRows(r)]
+  const rows = [
+    ...hotRows(r),
+    ...missRows(r),
+    ...otherRows(r),
+    ...overloadRows(r),
+    ...tracingRows(r),
+    ...capacityRows(r)
+  ]
   return [
     `vi-token-broker bench (${r.mode}), ${m.nproc} × ${m.cpu}, Node ${m.node}, ${r.date}`,
     '',

@@ -1,4 +1,5 @@
 // What a bench run produces (bench/results.json) and what each part is given.
+import type { CapacityResult } from './parts/capacity.js'
 import type { ColdStartResult } from './parts/cold-start.js'
 import type { HotPathResult } from './parts/hot.js'
 import type { MemoryResult } from './parts/memory.js'
@@ -26,6 +27,7 @@ export interface PartResults {
   coldStart: ColdStartResult[]
   overload: OverloadResult
   tracing: TracingResult
+  capacity: CapacityResult
 }
 
 export interface Target {

@@ -1,6 +1,6 @@
 // npm run bench        : the full benchmark (under 5 minutes on 2 cores); prints a table, writes bench/results.json
 // npm run bench:smoke  : a few seconds per part, for CI; asserts only that every figure came out as a number
-// Options: --smoke, --out=<file>, --parts=hot,miss,upstream,memory,cold,overload,tracing (each a file in bench/parts/),
+// Options: --smoke, --out=<file>, --parts=hot,miss,upstream,memory,cold,overload,tracing,capacity (in bench/parts/),
 //          --cpu-limit=cgroup|neighbours (how the overload part makes the broker the bottleneck)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { check, PART_KEYS, type PartName } from './check.js'
 import type { CpuLimitMethod } from './cpu-limit.js'
 import { round } from './common.js'
+import { capacity } from './parts/capacity.js'
 import { coldStart } from './parts/cold-start.js'
 import { hotPath } from './parts/hot.js'
 import { memory } from './parts/memory.js'
@@ -28,7 +29,8 @@ const RUNNERS: Runners = {
   memory,
   cold: coldStart,
   overload,
-  tracing
+  tracing,
+  capacity
 }
 
 const isPart = (name: string): name is PartName => name in RUNNERS
