@@ -120,6 +120,16 @@ export function tally (counts: Record<string, number>, key: string, n = 1): void
   counts[key] = (counts[key] ?? 0) + n
 }
 
+/** Small seeded PRNG, so every run replays the same requests. */
+export function mulberry32 (seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits
 export const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
 

@@ -17,6 +17,7 @@ import {
   CALLER_COUNT,
   callerName,
   log,
+  mulberry32,
   NO_PROXY_ENV,
   percentiles,
   round,
@@ -76,16 +77,6 @@ export interface CapacityResult {
   ratePerSecond: number
   distinctIdPool: number
   runs: CapacityRun[]
-}
-
-/** Small seeded PRNG, so every run replays the same requests. */
-function mulberry32 (seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 interface Sent {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { zipfSampler } from '../../scripts/zipf.js'
 import { auditCounts } from '../audit-counts.js'
-import { fakeTimeAt, log, round } from '../common.js'
+import { fakeTimeAt, log, mulberry32, round } from '../common.js'
 import type { BenchContext } from '../results.js'
 import { startServer } from '../server-ipc.js'
 
@@ -38,16 +38,6 @@ export interface UpstreamResult {
 
 interface Counters {
   arm: { generateRestrictedViewerAccessToken: number; byStatus: Record<string, number> }
-}
-
-/** Small seeded PRNG, so every run replays the same day. */
-function mulberry32 (seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 const videoIdOf = (rank: number) => (Math.imul(rank + 1, 2654435761) >>> 0).toString(16).padStart(8, '0') + 'v' + rank
