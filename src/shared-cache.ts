@@ -85,14 +85,19 @@ export function createSharedCache (options: SharedCacheOptions): TokenSource & F
   const lockKey = (key: string) => `vi-token-broker:lock:${sha256(key)}`
   const evictions = createEvictionChannel({ ...options, logger })
 
-  /** A sealed token that still has more than the refresh-ahead window left, or undefined. */
+  /**
+   * A sealed token that can still be served, or undefined; for a background refresh, only one with more than
+   * the refresh-ahead window left.
+   */
   async function read (request: TokenRequest, key: string): Promise<MintedToken | undefined> {
     const sealed = await breaker.run(() => redis.get(sharedTokenKey(request)), null)
     if (sealed === null) return undefined
     try {
       const token = JSON.parse(open(keyring(), sealed, key)) as MintedToken
-      // A token due for refresh is left for this replica to replace, so refresh-ahead still works.
-      return freshFor(token) > options.refreshAheadSeconds * 1000 ? token : undefined
+      // A caller is served a token that is due for refresh rather than wait for (or, short of ARM writes, be
+      // refused) a mint; the refresh that its next hit starts replaces it, so refresh-ahead still works.
+      const floorMs = request.priority === 'background' ? options.refreshAheadSeconds * 1000 : 0
+      return freshFor(token) > floorMs ? token : undefined
     } catch (error) {
       metrics.sharedCache.inc({ result: 'rejected' })
       logger.warn({ err: expectedFault(error) }, 'a shared cache value failed to open; treated as a miss')

@@ -204,7 +204,7 @@ async function main (): Promise<void> {
     t.notMatch((await redis.get(keys[0] as string)) ?? '', /eyJ/)
   })
 
-  t.test('a shared token due for refresh is replaced, and a token without a readable exp is not shared', async (t) => {
+  t.test('a due shared token: served to a caller, replaced by a refresh; one without exp is not shared', async (t) => {
     const a = replica()
     const b = replica()
     await Promise.all([ready(a), ready(b)])
@@ -212,8 +212,14 @@ async function main (): Promise<void> {
       accessToken: await aviToken(Math.floor(Date.now() / 1000) + 300 + 900 - 10),
       armRequestId: 'due'
     }))
-    const replaced = await b.cache.mintOnce('contoso/video/due', () => mint())
-    t.not(replaced.accessToken, due.accessToken, 'inside the refresh-ahead window, the next replica mints anew')
+    const before = minted
+    const served = await b.cache.mintOnce('contoso/video/due', () => mint())
+    t.equal(served.accessToken, due.accessToken, 'a caller on another replica is served it at once')
+    t.equal(minted, before, 'without a mint')
+    const replaced = await b.shared.get({ ...request('due'), priority: 'background' })
+    t.not(replaced.accessToken, due.accessToken, 'inside the refresh-ahead window, a background refresh mints anew')
+    t.equal(minted, before + 1)
+    t.equal((await a.cache.mintOnce('contoso/video/due', () => mint())).accessToken, replaced.accessToken)
     const opaque = await a.cache.mintOnce('contoso/video/opaque', async () => ({
       accessToken: 'not-a-jwt',
       armRequestId: 'x'

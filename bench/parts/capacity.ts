@@ -37,7 +37,7 @@ const REFRESH_AHEAD_S = 900 / TIME_SCALE
 const DISTINCT_IDS = 300
 const ZIPF_S = 1.0
 /** Requests per second over the fleet: with these ids, about 3 new keys per second, 1.5 × one identity's refill. */
-const RATE = 7
+const RATE = 5.5
 const POPULAR = 10
 const settings = (smoke: boolean) => ({ durationS: smoke ? 3 : 30 })
 
