@@ -85,7 +85,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       else sendError(request, reply, answer)
     },
     bodyLimit: 1024,
-    // HEAD would mint tokens like GET while showing nothing; the API is GET and DELETE only.
+    // HEAD would mint tokens like GET while showing nothing; the API is GET and DELETE, and POST for batches.
     exposeHeadRoutes: false,
     // The slowest legitimate request is one ARM mint; anything slower is a stuck client.
     requestTimeout: config.arm.timeoutMs + 5_000,
@@ -104,7 +104,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // Clients and proxies reconnect elsewhere instead of keeping a connection to a pod that is leaving.
     if (shuttingDown) reply.header('connection', 'close')
   })
-  // The broker takes no request bodies: none is parsed, so none can fail to parse (Node discards it).
+  // Only POST /tokens/batch takes a body (its scope parses JSON); elsewhere none is parsed, so none can fail to
+  // parse (Node discards it).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => done(null))
   await app.register(errorHandler)
@@ -181,6 +182,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     overload: { ...config.overload, metrics },
     clock,
     tracing: options.tracing,
+    batchMaxItems: config.batch.maxItems,
     status: () =>
       statusReport({
         version: PACKAGE_VERSION,

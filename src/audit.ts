@@ -6,7 +6,7 @@ import type { CacheOutcome, CachedToken } from './token-cache.js'
 
 export type Decision = 'allow' | 'deny' | 'error'
 
-/** One record per request to a token route, whatever its outcome. */
+/** One record per request to a token route, and per item of a batch, whatever its outcome. */
 export interface AuditRecord {
   reqId: string
   /** issue: a token request; evict: an operator dropping cached tokens. */
@@ -26,6 +26,9 @@ export interface AuditRecord {
   fingerprintKeyId: string | null
   tokenExpiresOn: string | null
   armRequestId: string | null
+  /** The id shared by the records of one POST /tokens/batch, and the item's index in it; null outside a batch. */
+  batchId: string | null
+  batchItem: number | null
   /** The W3C trace id of the request (its traceparent's, or the broker's own), when tracing is on. */
   traceId: string | null
   durationMs: number

@@ -1,6 +1,6 @@
 import { Type, type TSchema } from 'typebox'
 import { brokerError, errors, type ErrorCode } from './errors.js'
-import { ID_PATTERN, type Scope } from './scope.js'
+import { ID_PATTERN, SCOPES, type Scope } from './scope.js'
 
 const ErrorDetail = Type.Object({ code: Type.String(), message: Type.String() })
 
@@ -39,8 +39,11 @@ export function errorResponse (codes: ErrorCode[], description: string): TSchema
   )
 }
 
+/** What a catalogue message's %s stands for, in the documentation. */
+const PLACEHOLDERS: Partial<Record<ErrorCode, string>> = { MISSING_ID: '{scope}', INVALID_BATCH: '{problem}' }
+
 function catalogueMessage (code: ErrorCode): string {
-  return brokerError(code).message.replace('%s', '{scope}')
+  return brokerError(code).message.replace('%s', PLACEHOLDERS[code] as string)
 }
 
 /** Every code in the catalogue, with its status and message, for the OpenAPI components. */
@@ -61,38 +64,102 @@ const TOKEN_EXAMPLES: Record<Scope, Record<string, string>> = {
   video: { scope: 'Video', videoId: '07ec9e38d4' }
 }
 
-/** The 200 answer of a token route, with an example of that route's own scope. */
-export function tokenResponse (scope: Scope): TSchema {
+/** The fields of a token answer: a token route's body, and a batch item's besides its status. */
+const TOKEN_FIELDS = {
+  accessToken: Type.String({
+    description: 'Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life)'
+  }),
+  scope: Type.Enum(['Account', 'Project', 'Video'], { description: "ARM's name of the token's scope" }),
+  videoId: Type.Optional(Type.String({ description: 'Present for Video scope' })),
+  projectId: Type.Optional(Type.String({ description: 'Present for Project scope' })),
+  accountName: Type.String({ description: 'The Video Indexer account (its ARM resource name)' }),
+  expiresOn: Type.String({ format: 'date-time', description: 'When the token expires (ISO-8601, UTC)' })
+}
+
+const NO_STORE_HEADER = {
+  'cache-control': {
+    type: 'string',
+    examples: ['no-store'],
+    description: 'Tokens must not be stored by intermediaries'
+  }
+}
+
+/** An example token answer of one scope. */
+function tokenExample (scope: Scope) {
   const { scope: armScope, ...ids } = TOKEN_EXAMPLES[scope]
   const claims = Buffer.from(JSON.stringify({ Scope: armScope })).toString('base64url')
+  return {
+    accessToken: `eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.${claims}.c2lnbmF0dXJl`,
+    scope: armScope,
+    ...ids,
+    accountName: 'contosto-azurevideoindexer',
+    expiresOn: '2026-11-27T13:00:00.000Z'
+  }
+}
+
+/** The 200 answer of a token route, with an example of that route's own scope. */
+export function tokenResponse (scope: Scope): TSchema {
+  return Type.Object(TOKEN_FIELDS, {
+    description: 'The token. It always has at least TOKEN_MIN_REMAINING_SECONDS (300 s by default) of life left',
+    headers: { ...REQUEST_ID_HEADER, ...NO_STORE_HEADER },
+    examples: [tokenExample(scope)]
+  })
+}
+
+/** The body of POST /tokens/batch, as documented; src/batch.ts reads it and names a bad item. */
+export function batchRequest (maxItems: number): TSchema {
+  const item = Type.Object(
+    {
+      scope: Type.Enum([...SCOPES]),
+      id: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'The video or project id; none for account' }))
+    },
+    { additionalProperties: false }
+  )
+  return Type.Object(
+    { requests: Type.Array(item, { minItems: 1, maxItems, description: `1 to ${maxItems} (BATCH_MAX_ITEMS)` }) },
+    {
+      additionalProperties: false,
+      examples: [{ requests: [{ scope: 'video', id: '07ec9e38d4' }, { scope: 'project', id: '07ec9e38d4' }] }]
+    }
+  )
+}
+
+/** The 200 answer of a batch: each item as its own request would have been answered, in request order. */
+export function batchResponse (itemCodes: ErrorCode[]): TSchema {
+  const issued = Type.Object({ status: Type.Literal(200), ...TOKEN_FIELDS }, { title: 'BatchToken' })
+  const refused = Type.Object(
+    {
+      status: Type.Integer({
+        minimum: 400,
+        maximum: 599,
+        description: "The status the item's own request would have had"
+      }),
+      error: Type.Object({
+        code: Type.Enum(itemCodes, { description: `A code from the error catalogue: ${itemCodes.join(', ')}` }),
+        message: Type.String(),
+        details: Type.Optional(Type.Array(ErrorDetail))
+      }),
+      retryAfterSeconds: Type.Optional(
+        Type.Integer({ description: 'For 429 and 503 items: what the Retry-After header would have said' })
+      )
+    },
+    { title: 'BatchError' }
+  )
   return Type.Object(
     {
-      accessToken: Type.String({
-        description: 'Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life)'
-      }),
-      scope: Type.Enum(['Account', 'Project', 'Video'], { description: "ARM's name of the token's scope" }),
-      videoId: Type.Optional(Type.String({ description: 'Present for Video scope' })),
-      projectId: Type.Optional(Type.String({ description: 'Present for Project scope' })),
-      accountName: Type.String({ description: 'The Video Indexer account (its ARM resource name)' }),
-      expiresOn: Type.String({ format: 'date-time', description: 'When the token expires (ISO-8601, UTC)' })
+      batchId: Type.String({ format: 'uuid', description: "The batchId of this batch's audit records" }),
+      results: Type.Array(Type.Union([issued, refused]), { description: 'One per request, in request order' })
     },
     {
-      description: 'The token. It always has at least TOKEN_MIN_REMAINING_SECONDS (300 s by default) of life left',
-      headers: {
-        ...REQUEST_ID_HEADER,
-        'cache-control': {
-          type: 'string',
-          examples: ['no-store'],
-          description: 'Tokens must not be stored by intermediaries'
-        }
-      },
+      description: 'Every item answered, each with its own status; a 200 says only that the batch was read',
+      headers: { ...REQUEST_ID_HEADER, ...NO_STORE_HEADER },
       examples: [
         {
-          accessToken: `eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.${claims}.c2lnbmF0dXJl`,
-          scope: armScope,
-          ...ids,
-          accountName: 'contosto-azurevideoindexer',
-          expiresOn: '2026-11-27T13:00:00.000Z'
+          batchId: '3b241101-e2bb-4255-8caf-4136c566a962',
+          results: [
+            { status: 200, ...tokenExample('video') },
+            { status: 403, error: { code: 'POLICY_DENIED', message: catalogueMessage('POLICY_DENIED') } }
+          ]
         }
       ]
     }

@@ -27,6 +27,8 @@ const RECORD: AuditRecord = {
   durationMs: 12,
   clientIp: '10.0.0.7',
   userAgent: 'test-agent/1.0',
+  batchId: null,
+  batchItem: null,
   traceId: null
 }
 

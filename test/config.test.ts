@@ -68,6 +68,7 @@ t.test('defaults', async (t) => {
     identityPool: [],
     policyFile: MINIMAL.POLICY_FILE,
     cache: { maxEntries: 10_000, minRemainingSeconds: 300, refreshAheadSeconds: 900 },
+    batch: { maxItems: 100 },
     auditHmacKey: { value: HMAC_KEY },
     auditLogFile: undefined,
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },

@@ -68,6 +68,7 @@ export const EnvSchema = Type.Object({
   CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
   TOKEN_MIN_REMAINING_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 300 }),
   TOKEN_REFRESH_AHEAD_SECONDS: Type.Integer({ minimum: 0, maximum: 3000, default: 900 }),
+  BATCH_MAX_ITEMS: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
 
   // Required, from the variable or the file (see secretProblems).
   AUDIT_HMAC_KEY: Type.Optional(Type.String({ minLength: MIN_SECRET_LENGTH })),

@@ -36,6 +36,7 @@ export function toConfig (env: Env): Config {
       minRemainingSeconds: env.TOKEN_MIN_REMAINING_SECONDS,
       refreshAheadSeconds: env.TOKEN_REFRESH_AHEAD_SECONDS
     },
+    batch: { maxItems: env.BATCH_MAX_ITEMS },
     auditHmacKey: secretSource(env, 'AUDIT_HMAC_KEY', parseTextSecret),
     auditLogFile: env.AUDIT_LOG_FILE,
     shutdown: { delayMs: env.SHUTDOWN_DELAY_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },

@@ -62,6 +62,8 @@ export interface Config {
   identityPool: string[]
   policyFile: string
   cache: { maxEntries: number; minRemainingSeconds: number; refreshAheadSeconds: number }
+  /** POST /tokens/batch: at most maxItems token requests in one body. */
+  batch: { maxItems: number }
   auditHmacKey: SecretSource<string>
   auditLogFile: string | undefined
   shutdown: { delayMs: number; timeoutMs: number }

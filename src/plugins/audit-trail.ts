@@ -29,6 +29,7 @@ const MAX_AUDITED_TEXT = 256
 export default fp(
   async function auditTrail (app: FastifyInstance, options: AuditTrailOptions) {
     app.decorateRequest('issued', null)
+    app.decorateRequest('batch', null)
     app.addHook('onSend', auditStep(options))
   },
   { name: 'audit-trail', dependencies: ['error-handler'] }
@@ -50,27 +51,42 @@ export function unroutedAudit (options: AuditTrailOptions) {
   }
 }
 
-/** Counts the request, writes its record and passes the payload on, or withholds it when the record fails. */
+/**
+ * What one token request came to: a request of its own, or one item of a batch. Both are counted and
+ * recorded by the same code (auditStep), so an item's record is a request's record plus its batch.
+ */
+export interface Outcome {
+  scope: Scope | undefined
+  resourceId: string | undefined
+  status: number
+  error: BrokerError | null
+  issued: CacheResult | null
+}
+
+/** The items of a batch answered 200, each with its own outcome; set by the batch route for its records. */
+export interface BatchOutcomes {
+  id: string
+  items: Outcome[]
+}
+
+/**
+ * Counts the request (or each item of a batch answered 200), writes its records and passes the payload
+ * on, or withholds it when a record fails.
+ */
 function auditStep (options: AuditTrailOptions) {
   const { auditor, account, policy, metrics, clock, tracing } = options
   return async function audit (request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const known = request.caller !== null && policy().isKnown(request.caller)
     const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
-    // An eviction is an operator's act, not a token request: it has its own counter.
-    if (request.method === 'DELETE') {
-      metrics.evictions.inc({ caller, scope: routeScope(request) ?? 'all', status: reply.statusCode })
-    } else if (operatorAction(request) === undefined) {
-      // Operators reading the status or an explanation are audited, not counted as token requests.
-      metrics.requests.inc({ caller, scope: routeScope(request) ?? 'invalid', status: reply.statusCode })
-    }
-    if (request.issued) {
-      metrics.cache.inc({ result: request.issued.cache })
-      metrics.servedTokenLife.observe((request.issued.token.expiresAt - clock.now()) / 1000)
-    }
-    const record = auditRecord(request, reply)
-    if (tracing) annotate(tracing, request, record)
+    const batch = reply.statusCode === 200 ? request.batch : null
+    const outcomes = batch ? batch.items : [outcomeOf(request, reply)]
+    const records = outcomes.map((outcome, index) => {
+      count(request, caller, outcome)
+      return auditRecord(request, reply, outcome, batch ? { id: batch.id, item: index } : undefined)
+    })
+    if (tracing && !batch) annotate(tracing, request, records[0] as AuditRecord)
     try {
-      await auditor.write(record)
+      await Promise.all(records.map((record) => auditor.write(record)))
       return payload
     } catch (error) {
       const failure = brokerError('AUDIT_UNAVAILABLE', { retryAfterSeconds: 5, cause: error })
@@ -80,33 +96,67 @@ function auditStep (options: AuditTrailOptions) {
     }
   }
 
-  function auditRecord (request: FastifyRequest, reply: FastifyReply): AuditRecord {
-    // Null for a request that reached no route.
-    const params = (request.params ?? {}) as Record<string, string | undefined>
-    const { issued, answeredError } = request
+  function count (request: FastifyRequest, caller: string, { scope, status, issued }: Outcome): void {
+    // An eviction is an operator's act, not a token request: it has its own counter.
+    if (request.method === 'DELETE') {
+      metrics.evictions.inc({ caller, scope: scope ?? 'all', status })
+    } else if (operatorAction(request) === undefined) {
+      // Operators reading the status or an explanation are audited, not counted as token requests.
+      metrics.requests.inc({ caller, scope: scope ?? (isBatch(request) ? 'batch' : 'invalid'), status })
+    }
+    if (issued) {
+      metrics.cache.inc({ result: issued.cache })
+      metrics.servedTokenLife.observe((issued.token.expiresAt - clock.now()) / 1000)
+    }
+  }
+
+  function auditRecord (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    { scope, resourceId, status, error, issued }: Outcome,
+    batch: { id: string; item: number } | undefined
+  ): AuditRecord {
     const fingerprint = issued && auditor.fingerprintOf(issued.token)
     return {
       reqId: request.id,
       action: operatorAction(request) ?? (request.method === 'DELETE' ? 'evict' : 'issue'),
       caller: request.caller,
-      scope: routeScope(request) ?? clip(params.scope),
-      resourceId: clip(params.videoId ?? params.projectId ?? params['*']),
+      // Null for a request that reached no route.
+      scope: scope ?? (isBatch(request) ? 'batch' : clip((request.params as Params | null)?.scope)),
+      resourceId: clip(resourceId),
       account: account.name,
-      decision: decisionFor(reply.statusCode),
-      status: reply.statusCode,
-      code: answeredError?.code ?? null,
-      reason: answeredError?.reason ?? null,
+      decision: decisionFor(status),
+      status,
+      code: error?.code ?? null,
+      reason: error?.reason ?? null,
       cache: issued?.cache ?? null,
       tokenFingerprint: fingerprint?.value ?? null,
       fingerprintKeyId: fingerprint?.keyId ?? null,
       tokenExpiresOn: issued ? new Date(issued.token.expiresAt).toISOString() : null,
       // ARM's id for the call behind this answer: the token's mint, or the refusal ARM answered.
-      armRequestId: issued?.token.armRequestId ?? upstreamRequestId(answeredError?.upstream) ?? null,
+      armRequestId: issued?.token.armRequestId ?? upstreamRequestId(error?.upstream) ?? null,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       clientIp: request.ip,
       userAgent: clip(request.headers['user-agent']),
+      batchId: batch?.id ?? null,
+      batchItem: batch?.item ?? null,
       traceId: tracing?.traceId(request) ?? null
     }
+  }
+}
+
+type Params = Record<string, string | undefined>
+
+/** The outcome of a request of its own, as its route and reply tell it. */
+function outcomeOf (request: FastifyRequest, reply: FastifyReply): Outcome {
+  // Null for a request that reached no route.
+  const params = (request.params ?? {}) as Params
+  return {
+    scope: routeScope(request),
+    resourceId: params.videoId ?? params.projectId ?? params['*'],
+    status: reply.statusCode,
+    error: request.answeredError,
+    issued: request.issued
   }
 }
 
@@ -131,6 +181,11 @@ function routeScope (request: FastifyRequest): Scope | undefined {
   return (request.routeOptions.config as { scope?: Scope } | undefined)?.scope
 }
 
+/** POST /tokens/batch, answered as a whole (not 200): its one record and count say `batch`. */
+function isBatch (request: FastifyRequest): boolean {
+  return (request.routeOptions.config as { batch?: boolean } | undefined)?.batch === true
+}
+
 function upstreamRequestId (upstream: Record<string, unknown> | undefined): string | undefined {
   const id = upstream?.armRequestId
   return typeof id === 'string' ? id : undefined
@@ -145,5 +200,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The token served, for the audit record. */
     issued: CacheResult | null
+    /** A batch's items, each recorded and counted as a request of its own when the batch is answered 200. */
+    batch: BatchOutcomes | null
   }
 }

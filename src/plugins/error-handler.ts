@@ -29,19 +29,28 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   return reply.code(error.statusCode).send(errorBody(error))
 }
 
+/** The log line of a failed request, or of a failed item of a batch: `mapped` is toBrokerError(error). */
+export function logFailure (request: FastifyRequest, error: unknown, mapped: BrokerError): void {
+  if (mapped.code === 'OVERLOADED') {
+    // Shed requests are audited and counted; a log line each would add to the overload.
+  } else if (mapped.statusCode >= 500) {
+    const { level, fields } = faultLog(mapped)
+    request.log[level](level === 'error' ? { err: error, code: mapped.code } : fields, 'request failed')
+  } else {
+    request.log.debug({ code: mapped.code, reason: (error as Error).message }, 'request rejected')
+  }
+}
+
 /** One error handler and one not-found handler write every error body. */
 export default fp(
   async function errorHandler (app: FastifyInstance) {
     app.decorateRequest('answeredError', null)
     app.setErrorHandler((error, request, reply) => {
       const mapped = toBrokerError(error)
-      if (mapped.code === 'OVERLOADED') {
-        // Shed requests are audited and counted; a log line each would add to the overload.
-      } else if (mapped.statusCode >= 500) {
-        const { level, fields } = faultLog(mapped)
-        request.log[level](level === 'error' ? { err: error, code: mapped.code } : fields, 'request failed')
-      } else {
-        request.log.debug({ code: mapped.code, reason: (error as Error).message }, 'request rejected')
+      logFailure(request, error, mapped)
+      // The body was not read: closing the connection drops whatever of it is still coming.
+      if (mapped.code === 'BODY_TOO_LARGE' || mapped.code === 'UNSUPPORTED_MEDIA_TYPE') {
+        reply.header('connection', 'close')
       }
       return sendError(request, reply, mapped)
     })

@@ -11,8 +11,9 @@ const TIMEOUT_CHECK_MS = 1_000
 
 /**
  * What the broker accepts before any route runs. Every header of a request is seen (so none, such as a
- * second Authorization, can hide past Node's limit); no GET or DELETE carries a body (the API takes none,
- * and a declared body is a way to hold a socket); headers arrive within the timeout; and a client that has not
+ * second Authorization, can hide past Node's limit); no GET or DELETE carries a body (they take none, and a
+ * declared body is a way to hold a socket), nor a POST one over its route's limit; headers arrive within the
+ * timeout; and a client that has not
  * authenticated keeps no connection after it is refused. A request whose connection Node's parser has
  * already answered with an error (see client-errors.ts) is neither served nor audited as served.
  */
@@ -35,10 +36,16 @@ export default fp(
         throw brokerError('HEADERS_TOO_LARGE')
       }
       // Other methods have no route: they get 404, and the connection is closed with it (onSend below).
+      // Each is answered before the body is read; closing the connection drops whatever of it is still coming.
       if ((request.method === 'GET' || request.method === 'DELETE') && declaresBody(request.headers)) {
-        // Answered before the body is read; closing the connection drops whatever of it is still coming.
         reply.header('connection', 'close')
         throw brokerError('BODY_NOT_ALLOWED')
+      }
+      // POST /tokens/batch: a declared length over the limit is refused before the caller is verified.
+      const { bodyLimit } = request.routeOptions
+      if (request.method === 'POST' && !request.is404 && declaredLength(request.headers) > bodyLimit) {
+        reply.header('connection', 'close')
+        throw brokerError('BODY_TOO_LARGE')
       }
     })
     app.addHook('onSend', async (request, reply, payload) => {
@@ -57,6 +64,10 @@ export default fp(
   },
   { name: 'http-edge', dependencies: ['authenticate'] }
 )
+
+function declaredLength (headers: IncomingHttpHeaders): number {
+  return Number(headers['content-length'] ?? 0)
+}
 
 function declaresBody (headers: IncomingHttpHeaders): boolean {
   const length = headers['content-length']

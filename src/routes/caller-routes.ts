@@ -14,6 +14,7 @@ import { redisWithLocalFallback } from '../rate-limit-store.js'
 import type { TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
 import type { Tracing } from '../tracing.js'
+import batchRoutes from './batch.js'
 import cacheRoutes from './cache.js'
 import operationsRoutes, { type OperationsRoutesOptions } from './operations.js'
 import tokenRoutes from './tokens.js'
@@ -30,6 +31,8 @@ export interface CallerRoutesOptions {
   overload: LoadSheddingOptions
   clock: Clock
   tracing: Tracing | undefined
+  /** BATCH_MAX_ITEMS. */
+  batchMaxItems: number
   /** GET /status's body, built when asked. */
   status: OperationsRoutesOptions['status']
 }
@@ -70,6 +73,7 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
   })
 
   await app.register(tokenRoutes, { account, policy, tokens })
+  await app.register(batchRoutes, { account, policy, tokens, maxItems: options.batchMaxItems })
   await app.register(cacheRoutes, { account, policy, tokens })
   await app.register(operationsRoutes, { account, policy, status: options.status })
 }

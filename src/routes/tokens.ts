@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from 'typebox'
-import { callerOf } from '../caller.js'
 import { brokerError } from '../errors.js'
 import type { Policy } from '../policy.js'
 import {
@@ -13,9 +12,10 @@ import {
   tokenResponse,
   UNAUTHENTICATED_RESPONSE
 } from '../schemas.js'
-import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
+import type { Scope } from '../scope.js'
 import type { TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
+import { tokenIssuer } from './token-issuer.js'
 
 export interface TokenRoutesOptions {
   account: Account
@@ -24,7 +24,8 @@ export interface TokenRoutesOptions {
   tokens: TokenCache
 }
 
-const COMMON_RESPONSES = {
+/** What a token request can be answered: shared with the items of a batch. */
+export const COMMON_RESPONSES = {
   401: UNAUTHENTICATED_RESPONSE,
   403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope or id'),
   429: errorResponse(
@@ -52,25 +53,13 @@ export default async function tokenRoutes (parent: FastifyInstance, options: Tok
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { account, policy, tokens } = options
 
+  const issueToken = tokenIssuer({ policy, tokens })
+
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
-    const caller = callerOf(request)
-    /* c8 ignore next: authenticate always sets callerRoles; the fallback guards routes tested without it */
-    const roles = request.callerRoles ?? []
-    const current = policy()
-    const explained = current.explain(caller, scope, id, roles)
-    if (explained.decision === 'deny') throw brokerError('POLICY_DENIED', { reason: explained.reason })
-    const budget = current.mintBudgetFor(caller, roles)
-    const result = await tokens.get({ account, scope, id, mintBudget: budget && { caller, ...budget } })
+    const { result, body } = await issueToken(request, account, scope, id)
     request.issued = result
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    return {
-      accessToken: result.token.accessToken,
-      scope: ARM_SCOPE_NAMES[scope],
-      ...(scope === 'video' ? { videoId: id } : {}),
-      ...(scope === 'project' ? { projectId: id } : {}),
-      accountName: account.name,
-      expiresOn: new Date(result.token.expiresAt).toISOString()
-    }
+    return body
   }
 
   app.get(
