@@ -86,6 +86,25 @@ if (!existsSync(CHROMIUM)) {
     await page.screenshot({ path: new URL('swagger-ui-200.png', ARTIFACTS).pathname, fullPage: true })
   })
 
+  t.test('"Try it out" on a batch sends its example body and shows each item answered', async (t) => {
+    const operation = page.locator('.opblock', {
+      has: page.locator('.opblock-summary-path', { hasText: '/tokens/batch' })
+    })
+    await operation.locator('.opblock-summary').click()
+    // Try it out is on from the start (tryItOutEnabled in src/plugins/docs.ts).
+    await operation.locator('button.try-out__btn', { hasText: 'Cancel' }).waitFor()
+    t.match(await operation.locator('.opblock-section-request-body textarea').inputValue(), /"requests"/, 'the example body')
+    await operation.locator('button.execute').click()
+    const live = operation.locator('.live-responses-table .response')
+    await live.first().waitFor()
+    t.equal((await live.locator('.response-col_status').first().textContent())?.trim(), '200')
+    const shown = operation.locator('.live-responses-table .response-col_description pre').first()
+    const body = (await shown.textContent()) ?? ''
+    const { results } = JSON.parse(body) as { results: Array<{ status: number; accessToken?: string }> }
+    for (const result of results) broker.logs.secret(result.accessToken)
+    t.same(results.map((r) => r.status), [200, 200], 'the Video and Project items of the example')
+  })
+
   t.test('the authorisation survives a reload', async (t) => {
     await page.reload()
     await page.locator('.opblock-summary-path').first().waitFor()
