@@ -147,6 +147,12 @@ t.test('the header timeout is 1 to 60 seconds', async (t) => {
   t.throws(() => load({ HTTP_HEADERS_TIMEOUT_MS: '60001' }), { message: /HTTP_HEADERS_TIMEOUT_MS: / })
 })
 
+t.test('BATCH_MAX_ITEMS is 1 to 1000', async (t) => {
+  t.same(load({ BATCH_MAX_ITEMS: '1000' }).batch, { maxItems: 1000 })
+  t.throws(() => load({ BATCH_MAX_ITEMS: '0' }), { message: /BATCH_MAX_ITEMS: / })
+  t.throws(() => load({ BATCH_MAX_ITEMS: '1001' }), { message: /BATCH_MAX_ITEMS: / })
+})
+
 t.test('PORT 0 (any free port) is allowed', async (t) => {
   t.equal(load({ PORT: '0' }).port, 0)
 })

@@ -193,3 +193,11 @@ t.test("each item is one request against the caller's rate limit; an item over i
   const other = await batch(broker, await callerToken('admin-bff'), { requests: [{ scope: 'account' }] })
   t.same(other.json().results.map((r: { status: number }) => r.status), [200], "another caller's budget is its own")
 })
+
+t.test('AUDIT_LOG_FILE=/dev/full: no item record can be written, so the batch is withheld', async (t) => {
+  const broker = await build(t, { env: { AUDIT_LOG_FILE: '/dev/full' } })
+  const response = await batch(broker, await callerToken('portal-bff'), { requests: [{ scope: 'video', id: 'a' }] })
+  t.equal(response.statusCode, 503)
+  t.equal(response.json().error.code, 'AUDIT_UNAVAILABLE')
+  t.notMatch(response.body, /accessToken/)
+})
