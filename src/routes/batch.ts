@@ -83,7 +83,7 @@ export default async function batchRoutes (parent: FastifyInstance, options: Bat
         tags: ['tokens'],
         summary: 'Get many tokens at once',
         description:
-          `Up to BATCH_MAX_ITEMS (${maxItems} by default) token requests, each answered in its slot, in order, with ` +
+          `Up to BATCH_MAX_ITEMS (here ${maxItems}) token requests, each answered in its slot, in order, with ` +
           'the status and body its own GET would have had. Each item is authorised, rate limited and audited ' +
           'as a request of its own; duplicates share one mint. A fault in any item refuses the whole batch ' +
           '(400 INVALID_BATCH, naming the item).',
