@@ -14,7 +14,10 @@ async function main (): Promise<void> {
   const env = { REDIS_URL: redisServer.url, CACHE_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}` }
   const policy = {
     rateLimit: { max: 1000, timeWindow: '1 minute' },
-    callers: { 'portal-bff': { allow: [{ scope: 'video' }], rateLimit: { max: 6, timeWindow: '1 minute' } } }
+    callers: {
+      'portal-bff': { allow: [{ scope: 'video' }], rateLimit: { max: 6, timeWindow: '1 minute' } },
+      'walker-bff': { allow: [{ scope: 'video' }], mintBudget: { max: 2, timeWindow: '1 hour' } }
+    }
   }
   async function replica (): Promise<Built> {
     // As the broker's own client is set up (src/redis-client.ts).
@@ -32,11 +35,11 @@ async function main (): Promise<void> {
   a.logs.secret(portal)
   b.logs.secret(portal)
 
-  async function batch (broker: Built, ids: string[]) {
+  async function batch (broker: Built, ids: string[], token = portal) {
     const response = await broker.request({
       method: 'POST',
       url: '/tokens/batch',
-      token: portal,
+      token,
       headers: { 'content-type': 'application/json' },
       payload: JSON.stringify({ requests: ids.map((id) => ({ scope: 'video', id })) })
     })
@@ -60,5 +63,17 @@ async function main (): Promise<void> {
     t.equal(second[0]?.accessToken, first[0]?.accessToken, "replica b serves the token replica a's batch minted")
     t.equal(mints() - before, 4, 'no new ARM call: two from Redis, one over the limit')
     t.match(b.logs.audits.filter((r) => r.batchItem !== null).map((r) => r.cache), ['miss', 'miss', null])
+  })
+
+  t.test("items that need a new mint are charged to the caller's mint budget, once per distinct id", async (t) => {
+    const walker = await emulator.mintCallerToken('walker-bff')
+    a.logs.secret(walker)
+    const before = mints()
+    const results = await batch(a, ['m1', 'm2', 'm3', 'm1', 'm2', 'm3'], walker)
+    const statuses = results.map((r) => r.status)
+    t.same(statuses.slice(3), statuses.slice(0, 3), 'a duplicate shares the answer of the mint it joined')
+    t.same(statuses.slice(0, 3).sort(), [200, 200, 429], 'a budget of two: two ids minted, the third refused')
+    t.match(results[statuses.indexOf(429)], { error: { code: 'MINT_BUDGET_EXCEEDED' } })
+    t.equal(mints() - before, 2)
   })
 }
