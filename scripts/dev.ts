@@ -64,6 +64,7 @@ process.stdout.write(
     `vi-token-broker is running at ${broker.url}`,
     `Swagger UI:   ${broker.url}/docs`,
     `Emulator admin API: ${emulator.adminUrl} (counters: curl ${emulator.adminUrl}/counters)`,
+    `Widget host (VI_WEB_BASE_URL): ${emulator.webBaseUrl}; open a video token's embed.player URL in a browser`,
     'Try it (caller tokens are valid for 1 hour; `npm run token -- <caller>` mints more):',
     ...curls,
     ''

@@ -24,16 +24,24 @@ import { createPolicyStore, type ReloadResult } from './policy-store.js'
 import { openSecrets } from './secrets.js'
 import { createTokenPath } from './token-path.js'
 import type { PoolIdentity } from './arm.js'
+import type { Account } from './token-source.js'
 import { createIdentityPool } from './credential.js'
 import { statusReport } from './status.js'
 import type { Tracing } from './tracing.js'
 import { PACKAGE_VERSION } from './version.js'
 import metricsRoutes from './routes/metrics.js'
 import type { Registry } from 'prom-client'
+import { createAccountMetadata } from './account-metadata.js'
+import { accountsFromText, loadAccountsFile, readAccountsFile, singleAccount, type Accounts } from './accounts.js'
+import { createFileStore } from './file-store.js'
 
 export interface AppOptions {
   config: Readonly<Config>
   policy: Policy
+  /** The accounts served; by default ACCOUNTS_FILE's, or the one account of the AVI_* variables. */
+  accounts?: Accounts
+  /** Where the first Accounts_Get retry waits from (backoff doubles it); tests shorten it. */
+  accountMetadataRetryMs?: number
   /** The broker's Azure identity: ManagedIdentityCredential or WorkloadIdentityCredential in production. */
   credential: TokenCredential
   /**
@@ -47,7 +55,7 @@ export interface AppOptions {
   /** ARM transport overrides, for the emulator and tests. */
   armHttpClient?: HttpClient
   armTls?: TlsSettings
-  /** Reload the policy when its file changes (the server does; most tests need not). */
+  /** Reload the policy (and ACCOUNTS_FILE) when its file changes (the server does; most tests need not). */
   watchPolicy?: boolean
   /** The shared Redis tier's client, when config.redis is set (see createRedisClient). */
   redis?: Redis
@@ -134,14 +142,40 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     clock
   })
   if (options.watchPolicy) policyStore.watch()
-  app.decorate('reloadPolicy', (reason: string) => policyStore.reload(reason))
   app.addHook('onClose', async () => policyStore.close())
 
   const auditor = createAuditor({ stream: options.logStream, hmacKey: secrets.auditHmacKey, file: config.auditLogFile })
   app.addHook('onClose', async () => auditor.close())
+  const initialAccounts =
+    options.accounts ??
+    (config.accountsFile === undefined
+      ? singleAccount(config.account as Account)
+      : await loadAccountsFile(config.accountsFile))
+  const accountsStore = createFileStore({
+    what: 'accounts',
+    /* c8 ignore next: without ACCOUNTS_FILE there is nothing to reload (reload() rejects: see the config test) */
+    file: config.accountsFile ?? '',
+    initial: initialAccounts,
+    read: readAccountsFile,
+    parse: accountsFromText,
+    describe: (accounts) => ({ accounts: accounts.all.length, default: accounts.default.alias }),
+    logger,
+    onReload: (result) => metrics.accountReloads.inc({ result }),
+    onApplied: (accounts) => metadata.sync(accounts.all),
+    clock
+  })
+  const accounts = () => accountsStore.current()
+  if (options.watchPolicy && config.accountsFile !== undefined) accountsStore.watch()
+  app.addHook('onClose', async () => accountsStore.close())
+  // SIGHUP re-reads both files the operator edits.
+  app.decorate('reloadPolicy', async (reason: string) => {
+    if (config.accountsFile !== undefined) await accountsStore.reload(reason)
+    return policyStore.reload(reason)
+  })
+
   const answerUnrouted = unroutedAudit({
     auditor,
-    account: config.account,
+    accounts,
     policy: () => policyStore.current(),
     metrics,
     clock
@@ -162,6 +196,17 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
   const { tokens, armGate } = tokenPath
   app.addHook('onClose', tokenPath.close)
+  // Read at start and then periodically; readiness does not wait (cached tokens need no account id).
+  const metadata = createAccountMetadata({
+    read: (account) => tokenPath.arm.readAccount(account),
+    clock,
+    refreshMs: config.accountMetadataRefreshSeconds * 1000,
+    ...(options.accountMetadataRetryMs === undefined ? {} : { retryBaseMs: options.accountMetadataRetryMs }),
+    logger: logger.child({ component: 'account-metadata' }),
+    onRead: (alias, result) => metrics.accountMetadataReads.inc({ account: alias, result })
+  })
+  metadata.sync(accounts().all)
+  app.addHook('onClose', async () => metadata.close())
 
   const scrape = async () => {
     metrics.cacheEntries.set(tokens.size)
@@ -173,7 +218,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { isReady: () => !shuttingDown })
   if (config.metricsPort === undefined) await app.register(metricsRoutes, { registry: scrape })
   await app.register(callerRoutes, {
-    account: config.account,
+    accounts,
+    metadata,
+    webBaseUrl: config.webBaseUrl,
     policy: () => policyStore.current(),
     tokens,
     rateLimitRedis: options.redis,
@@ -188,7 +235,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
         version: PACKAGE_VERSION,
         clock,
         startedAt,
-        subscriptionId: config.account.subscriptionId,
+        subscriptionId: accounts().default.subscriptionId,
+        accounts: accounts().all,
+        metadata,
         observed: tokenPath.observed,
         armGate,
         policy: policyStore,
@@ -205,7 +254,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Starts a graceful shutdown: /readyz turns 503 and responses carry Connection: close. */
     beginShutdown(): void
-    /** Re-reads the policy file (SIGHUP); an invalid policy is rejected and the old one kept. */
+    /** Re-reads ACCOUNTS_FILE and the policy file (SIGHUP); an invalid file is rejected and the old one kept. */
     reloadPolicy(reason: string): Promise<ReloadResult>
     /** The Prometheus registry, refreshed for a scrape; served at /metrics or on METRICS_PORT. */
     metricsRegistry(): Promise<Registry>

@@ -34,6 +34,7 @@ import type { ArmObservations, IdentityObservations } from './arm-observations.j
 import type { Metrics } from './metrics.js'
 import { ARM_SCOPE_NAMES } from './scope.js'
 import type { Account, MintedToken, MintPriority, TokenRequest, TokenSource } from './token-source.js'
+import { parseAccountResource, type AccountMetadata } from './account-metadata.js'
 import type { Tracing } from './tracing.js'
 
 export const ARM_TOKEN_SCOPE = 'https://management.azure.com/.default'
@@ -73,7 +74,12 @@ export interface ArmClientOptions {
  * The last tier: mints restricted viewer tokens through ARM. One pipeline per identity serves every
  * call, so each bearer-token policy keeps reusing its identity token until it nears expiry.
  */
-export function createArmClient (options: ArmClientOptions): TokenSource {
+export interface ArmClient extends TokenSource {
+  /** ARM Accounts_Get: the account's id and location, read with the pool's first identity (a read, not a write). */
+  readAccount(account: Account): Promise<AccountMetadata>
+}
+
+export function createArmClient (options: ArmClientOptions): ArmClient {
   const { arm, clock, gate, metrics, logger, random = Math.random, observed = new Map() } = options
   /* c8 ignore next: config always yields at least one identity; a guard for callers of this module */
   if (options.identities.length === 0) throw new Error('the identity pool is empty')
@@ -115,12 +121,34 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
       return key
     })
   const httpClient = options.httpClient ?? createDefaultHttpClient()
-  // https://learn.microsoft.com/rest/api/videoindexer/generate/restricted-viewer-access-token
-  const mintUrl = (account: Account) =>
+  const accountUrl = (account: Account) =>
     `${arm.endpoint}/subscriptions/${encodeURIComponent(account.subscriptionId)}` +
     `/resourceGroups/${encodeURIComponent(account.resourceGroup)}` +
-    `/providers/Microsoft.VideoIndexer/accounts/${encodeURIComponent(account.name)}` +
-    `/generateRestrictedViewerAccessToken?api-version=${encodeURIComponent(arm.apiVersion)}`
+    `/providers/Microsoft.VideoIndexer/accounts/${encodeURIComponent(account.name)}`
+  // https://learn.microsoft.com/rest/api/videoindexer/generate/restricted-viewer-access-token
+  const mintUrl = (account: Account) =>
+    `${accountUrl(account)}/generateRestrictedViewerAccessToken?api-version=${encodeURIComponent(arm.apiVersion)}`
+
+  // https://learn.microsoft.com/rest/api/videoindexer/accounts/get (GET, a read: no write bucket, no gate).
+  async function readAccount (account: Account): Promise<AccountMetadata> {
+    const { id } = options.identities[0] as PoolIdentity
+    const request = createPipelineRequest({
+      url: `${accountUrl(account)}?api-version=${encodeURIComponent(arm.apiVersion)}`,
+      method: 'GET',
+      headers: createHttpHeaders({ 'x-ms-correlation-request-id': randomUUID() }),
+      abortSignal: AbortSignal.timeout(arm.timeoutMs)
+    })
+    const signal = request.abortSignal as AbortSignal
+    let response
+    try {
+      response = await untilAborted((pipelines.get(id) as Pipeline).sendRequest(httpClient, request), signal)
+    } catch (error) {
+      throw transportError(error, signal.aborted, reachedArm.has(request))
+    }
+    const armRequestId = response.headers.get('x-ms-request-id') ?? undefined
+    if (response.status !== 200) throw responseError(response, armRequestId, clock.now())
+    return parseAccountResource(response.bodyAsText)
+  }
 
   async function mint ({ account, scope, id, priority = 'caller' }: TokenRequest): Promise<MintedToken> {
     const body: Record<string, string> = { scope: ARM_SCOPE_NAMES[scope] }
@@ -229,7 +257,7 @@ export function createArmClient (options: ArmClientOptions): TokenSource {
     throw failure
   }
 
-  return { get: mint }
+  return { get: mint, readAccount }
 }
 
 function backoff (attempt: number, random: () => number): number {

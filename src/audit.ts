@@ -14,7 +14,10 @@ export interface AuditRecord {
   caller: string | null
   scope: string | null
   resourceId: string | null
-  account: string
+  /** The account's ARM name; null when the path named an alias no account has. */
+  account: string | null
+  /** The account's alias (as the path gave it, when no account has it). */
+  alias: string | null
   decision: Decision
   status: number
   code: string | null

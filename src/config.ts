@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value'
 import { missingAuthVariables } from './config/auth.js'
 import { ConfigError } from './config/config-error.js'
-import { checkCombinations } from './config/cross-checks.js'
+import { checkCombinations, missingAccountVariables } from './config/cross-checks.js'
 import { EnvSchema, RETIRED_VARIABLES, SECRET_VARIABLES, type Env } from './config/env-schema.js'
 import { checkPlaceholders } from './config/placeholders.js'
 import { secretProblems } from './config/secrets.js'
@@ -26,7 +26,12 @@ export function loadConfig (source: Record<string, string | undefined>): Readonl
   }
   const env = Value.Default(EnvSchema, toIntegers(raw))
   const errors = Value.Errors(EnvSchema, env)
-  const problems = [...errors.map((e) => describe(e, raw)), ...secretProblems(raw), ...missingAuthVariables(raw)]
+  const problems = [
+    ...errors.map((e) => describe(e, raw)),
+    ...secretProblems(raw),
+    ...missingAuthVariables(raw),
+    ...missingAccountVariables(raw)
+  ]
   const lines = new Set(problems.map((problem) => '  ' + problem))
   if (lines.size > 0) throw new ConfigError(['Invalid configuration:', ...lines].join('\n'))
   checkPlaceholders(env as Env)

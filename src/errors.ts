@@ -48,6 +48,17 @@ export const errors = {
   UNEXPECTED_ID: define('UNEXPECTED_ID', 'Account scope takes no id: use /tokens/account', 400),
   UNKNOWN_SCOPE: define('UNKNOWN_SCOPE', 'Unknown scope: use account, project or video', 400),
   NOT_FOUND: define('NOT_FOUND', 'No such route', 404),
+  UNKNOWN_ACCOUNT: define('UNKNOWN_ACCOUNT', 'No account has this alias: see the broker\'s ACCOUNTS_FILE', 404),
+  INVALID_EMBED_OPTION: define(
+    'INVALID_EMBED_OPTION',
+    'The widget option %s is unknown or its value is malformed: see the embed route in the OpenAPI document',
+    400
+  ),
+  ACCOUNT_METADATA_PENDING: define(
+    'ACCOUNT_METADATA_PENDING',
+    "The account's id and location have not been read from Azure yet, so no embed URL can be built; retry later",
+    503
+  ),
   ARM_ERROR: define('ARM_ERROR', 'Azure Resource Manager refused to issue the token', 502),
   ARM_THROTTLED: define('ARM_THROTTLED', 'Azure Resource Manager is throttling token requests; retry later', 503),
   ARM_UNAVAILABLE: define('ARM_UNAVAILABLE', 'Azure Resource Manager could not be reached; retry later', 503),

@@ -11,13 +11,14 @@ export function createMetrics () {
     registry,
     requests: counter(
       'vi_broker_token_requests_total',
-      'Token requests by caller (known callers only), scope and outcome (HTTP status)',
-      ['caller', 'scope', 'status'] as const
+      'Token requests by caller (known callers only), scope, outcome (HTTP status) and account alias',
+      ['caller', 'scope', 'status', 'account'] as const
     ),
     evictions: counter(
       'vi_broker_evictions_total',
-      'DELETE /cache requests by caller (known callers only), scope ("all" for every token) and HTTP status',
-      ['caller', 'scope', 'status'] as const
+      'DELETE /cache requests by caller (known callers only), scope ("all" for every token), HTTP status ' +
+        'and account alias',
+      ['caller', 'scope', 'status', 'account'] as const
     ),
     cache: counter('vi_broker_cache_results_total', 'How token requests were served: hit, miss, coalesced or refresh', [
       'result'
@@ -101,6 +102,16 @@ export function createMetrics () {
       help: 'Share of token and cache requests being shed (0 unless requests wait over OVERLOAD_TARGET_DELAY_MS)',
       registers
     }),
+    accountMetadataReads: counter(
+      'vi_broker_account_metadata_reads_total',
+      "ARM Accounts_Get reads of each account's id and location, by account alias and result (ok, failed)",
+      ['account', 'result'] as const
+    ),
+    accountReloads: counter(
+      'vi_broker_accounts_reloads_total',
+      'ACCOUNTS_FILE reloads by result: applied, unchanged or rejected',
+      ['result'] as const
+    ),
     policyReloads: counter(
       'vi_broker_policy_reloads_total',
       'Policy reloads by result: applied, unchanged or rejected',

@@ -1,11 +1,16 @@
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { ALIAS_PATTERN } from './accounts.js'
 import { ID_PATTERN, MAX_CALLER_ID_LENGTH, SCOPES } from './scope.js'
+
+/** A rule's `account`: an alias, or "*" for every account (not for Account scope); absent, the default account. */
+export const ALL_ACCOUNTS = '*'
 
 const Rule = Type.Object(
   {
     scope: Type.Enum([...SCOPES]),
-    ids: Type.Optional(Type.Array(Type.String({ pattern: ID_PATTERN }), { minItems: 1 }))
+    ids: Type.Optional(Type.Array(Type.String({ pattern: ID_PATTERN }), { minItems: 1 })),
+    account: Type.Optional(Type.Union([Type.String({ pattern: ALIAS_PATTERN }), Type.Literal(ALL_ACCOUNTS)]))
   },
   { additionalProperties: false }
 )
@@ -93,6 +98,9 @@ function checkRules (path: string, allow: PolicyRule[]): void {
   allow.forEach((rule, index) => {
     if (rule.scope === 'account' && rule.ids !== undefined) {
       invalid(`${path}/allow/${index}/ids: account scope takes no ids`)
+    }
+    if (rule.scope === 'account' && rule.account === ALL_ACCOUNTS) {
+      invalid(`${path}/allow/${index}/account: account scope is granted per alias, never "*"`)
     }
   })
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import ms, { type StringValue } from 'ms'
-import { escapePointer, PolicyError, validatePolicy, type PolicyRule } from './policy-schema.js'
+import { ALL_ACCOUNTS, escapePointer, PolicyError, validatePolicy, type PolicyRule } from './policy-schema.js'
 import type { Scope } from './scope.js'
 import type { MintBudget } from './token-source.js'
 
@@ -30,14 +30,35 @@ export const DENIED: { readonly [R in DenyReason]: Explanation } = Object.freeze
   account_not_granted: Object.freeze({ decision: 'deny', reason: 'account_not_granted' })
 })
 
+/** The account a request is for: its alias, and whether it is the default account. Default: the default account. */
+export interface AccountRef {
+  alias: string
+  isDefault: boolean
+}
+
+const DEFAULT_ACCOUNT_REF: AccountRef = { alias: '', isDefault: true }
+
 export interface Policy {
   /**
    * Deny by default: allow only when a rule of the caller's entry, or of one of its app roles' entries,
-   * names this scope, and names this id when it lists ids; the caller's own rules are tried first.
+   * names this scope and this account (a rule without one names the default account; "*" every account,
+   * but not for Account scope), and names this id when it lists ids; the caller's own rules are tried first.
    */
-  explain(caller: string, scope: Scope, id: string | undefined, roles?: readonly string[]): Explanation
+  explain(
+    caller: string,
+    scope: Scope,
+    id: string | undefined,
+    roles?: readonly string[],
+    account?: AccountRef
+  ): Explanation
   /** explain(...).decision === 'allow'. */
-  isAllowed(caller: string, scope: Scope, id: string | undefined, roles?: readonly string[]): boolean
+  isAllowed(
+    caller: string,
+    scope: Scope,
+    id: string | undefined,
+    roles?: readonly string[],
+    account?: AccountRef
+  ): boolean
   isAdmin(caller: string): boolean
   /** Has an entry under `callers` (a caller known only through a role is not). */
   isKnown(caller: string): boolean
@@ -53,11 +74,13 @@ export interface Policy {
 
 /** Per scope, the rule that allows any id, and the rule that allows each listed id; reasons made once. */
 type Grants = Map<Scope, { any: Explanation | undefined; ids: Map<string, Explanation> }>
+/** One entry's grants by the account its rules name: an alias, "*", or "" (no account: the default one). */
+type EntryGrants = Map<string, Grants>
 
 export function createPolicy (document: unknown): Policy {
   const valid = validatePolicy(document)
-  const callers = new Map<string, Grants>()
-  const roles = new Map<string, Grants>()
+  const callers = new Map<string, EntryGrants>()
+  const roles = new Map<string, EntryGrants>()
   const defaultLimit = valid.rateLimit ? toRateLimit(valid.rateLimit, '/rateLimit') : DEFAULT_RATE_LIMIT
   const limits = new Map<string, CallerRateLimit>()
   const admins = new Set<string>()
@@ -73,22 +96,30 @@ export function createPolicy (document: unknown): Policy {
     if (mintBudget) roleBudgets.set(role, toRateLimit(mintBudget, `/roles/${escapePointer(role)}/mintBudget`))
     roles.set(role, grantsOf(allow, `/roles/${escapePointer(role)}`))
   }
-  function explain (caller: string, scope: Scope, id: string | undefined, callerRoles: readonly string[] = []) {
+  function explain (
+    caller: string,
+    scope: Scope,
+    id: string | undefined,
+    callerRoles: readonly string[] = [],
+    account: AccountRef = DEFAULT_ACCOUNT_REF
+  ) {
     const own = callers.get(caller)
-    const first = own === undefined ? undefined : allowedBy(own, scope, id)
-    if (first) return first
-    let known = own !== undefined
-    let scoped = first === null
+    const entries = [...(own === undefined ? [] : [own])]
     for (const role of callerRoles) {
       const entry = roles.get(role)
-      if (entry === undefined) continue
-      known = true
-      const allowed = allowedBy(entry, scope, id)
+      if (entry !== undefined) entries.push(entry)
+    }
+    if (entries.length === 0) return DENIED.unknown_caller
+    let scoped = false
+    for (const entry of entries) {
+      const allowed = allowedBy(entry, scope, id, account)
       if (allowed) return allowed
       if (allowed === null) scoped = true
     }
-    if (!known) return DENIED.unknown_caller
-    return scoped ? DENIED.id_not_listed : DENIED.scope_not_granted
+    if (scoped) return DENIED.id_not_listed
+    return entries.some((entry) => [...entry.values()].some((grants) => grants.has(scope)))
+      ? DENIED.account_not_granted
+      : DENIED.scope_not_granted
   }
   return {
     hash: createHash('sha256').update(JSON.stringify(valid)).digest('hex'),
@@ -109,29 +140,48 @@ export function createPolicy (document: unknown): Policy {
       return best
     },
     // The union of the caller's own grants and those of each role it carries.
-    isAllowed: (caller, scope, id, callerRoles) => explain(caller, scope, id, callerRoles).decision === 'allow'
+    isAllowed: (caller, scope, id, callerRoles, account) =>
+      explain(caller, scope, id, callerRoles, account).decision === 'allow'
   }
 }
 
-/** The rule that allows this request; null when the scope is granted but not this id, undefined when it is not. */
-function allowedBy (grants: Grants, scope: Scope, id: string | undefined): Explanation | null | undefined {
-  const grant = grants.get(scope)
-  if (grant === undefined) return undefined
-  return grant.any ?? (id === undefined ? undefined : grant.ids.get(id)) ?? null
+/**
+ * The rule of this entry that allows this request on this account; null when the scope is granted on it but
+ * not this id, undefined when it is not.
+ */
+function allowedBy (
+  entry: EntryGrants,
+  scope: Scope,
+  id: string | undefined,
+  account: AccountRef
+): Explanation | null | undefined {
+  // The account's own rules, the default account's unnamed ones, and "*" (never for Account scope).
+  const keys = [account.alias, ...(account.isDefault ? [''] : []), ...(scope === 'account' ? [] : [ALL_ACCOUNTS])]
+  let result: null | undefined
+  for (const key of keys) {
+    const grant = entry.get(key)?.get(scope)
+    if (grant === undefined) continue
+    const allowed = grant.any ?? (id === undefined ? undefined : grant.ids.get(id))
+    if (allowed) return allowed
+    result = null
+  }
+  return result
 }
 
 /** The grants of one entry's rules; `entry` is its JSON pointer, so each allow names its rule. */
-function grantsOf (allow: PolicyRule[], entry: string): Grants {
-  const grants: Grants = new Map()
+function grantsOf (allow: PolicyRule[], entry: string): EntryGrants {
+  const byAccount: EntryGrants = new Map()
   allow.forEach((rule, index) => {
     const allowed: Explanation = Object.freeze({ decision: 'allow', reason: `${entry}/allow/${index}` })
     const scope = rule.scope as Scope
+    const grants = byAccount.get(rule.account ?? '') ?? new Map()
+    byAccount.set(rule.account ?? '', grants)
     const grant = grants.get(scope) ?? { any: undefined, ids: new Map<string, Explanation>() }
     grants.set(scope, grant)
     if (rule.ids === undefined) grant.any ??= allowed
     else for (const id of rule.ids) if (!grant.ids.has(id)) grant.ids.set(id, allowed)
   })
-  return grants
+  return byAccount
 }
 
 export async function loadPolicyFile (path: string): Promise<Policy> {

@@ -40,7 +40,11 @@ export function errorResponse (codes: ErrorCode[], description: string): TSchema
 }
 
 /** What a catalogue message's %s stands for, in the documentation. */
-const PLACEHOLDERS: Partial<Record<ErrorCode, string>> = { MISSING_ID: '{scope}', INVALID_BATCH: '{problem}' }
+const PLACEHOLDERS: Partial<Record<ErrorCode, string>> = {
+  MISSING_ID: '{scope}',
+  INVALID_BATCH: '{problem}',
+  INVALID_EMBED_OPTION: '{option}'
+}
 
 function catalogueMessage (code: ErrorCode): string {
   return brokerError(code).message.replace('%s', PLACEHOLDERS[code] as string)
@@ -64,6 +68,25 @@ const TOKEN_EXAMPLES: Record<Scope, Record<string, string>> = {
   video: { scope: 'Video', videoId: '07ec9e38d4' }
 }
 
+/** The account a token is of, once Accounts_Get has told its id and location. */
+export const AccountObject = Type.Object(
+  {
+    alias: Type.String({ description: "The account's alias in the broker (default without ACCOUNTS_FILE)" }),
+    accountName: Type.String({ description: 'Its ARM resource name' }),
+    accountId: Type.String({ description: 'Its Video Indexer account id (properties.accountId), for embed URLs' }),
+    location: Type.String({ description: 'Its region in lower case, as the widgets take it (e.g. northeurope)' })
+  },
+  { description: 'The account, once the broker has read it from Azure (absent until then)' }
+)
+
+const EMBED_EXAMPLE_BASE = 'https://www.videoindexer.ai/embed'
+const EXAMPLE_ACCOUNT = {
+  alias: 'default',
+  accountName: 'contosto-azurevideoindexer',
+  accountId: '462af7c5-d1f6-4b91-86e3-8bc5e8a61574',
+  location: 'northeurope'
+}
+
 /** The fields of a token answer: a token route's body, and a batch item's besides its status. */
 const TOKEN_FIELDS = {
   accessToken: Type.String({
@@ -73,7 +96,17 @@ const TOKEN_FIELDS = {
   videoId: Type.Optional(Type.String({ description: 'Present for Video scope' })),
   projectId: Type.Optional(Type.String({ description: 'Present for Project scope' })),
   accountName: Type.String({ description: 'The Video Indexer account (its ARM resource name)' }),
-  expiresOn: Type.String({ format: 'date-time', description: 'When the token expires (ISO-8601, UTC)' })
+  expiresOn: Type.String({ format: 'date-time', description: 'When the token expires (ISO-8601, UTC)' }),
+  account: Type.Optional(AccountObject),
+  embed: Type.Optional(
+    Type.Object(
+      {
+        player: Type.String({ description: 'The player widget URL, with the token and location' }),
+        insights: Type.String({ description: 'The insights widget URL, with the token and location' })
+      },
+      { description: 'Video scope, once the account is read: the widget URLs (VI_WEB_BASE_URL/embed/...)' }
+    )
+  )
 }
 
 const NO_STORE_HEADER = {
@@ -93,7 +126,19 @@ function tokenExample (scope: Scope) {
     scope: armScope,
     ...ids,
     accountName: 'contosto-azurevideoindexer',
-    expiresOn: '2026-11-27T13:00:00.000Z'
+    expiresOn: '2026-11-27T13:00:00.000Z',
+    account: EXAMPLE_ACCOUNT,
+    ...(scope === 'video'
+      ? {
+          embed: Object.fromEntries(
+            ['player', 'insights'].map((widget) => [
+              widget,
+              `${EMBED_EXAMPLE_BASE}/${widget}/${EXAMPLE_ACCOUNT.accountId}/07ec9e38d4/` +
+                '?accessToken=eyJ0eXAi...&location=northeurope'
+            ])
+          )
+        }
+      : {})
   }
 }
 
@@ -174,6 +219,28 @@ export function idParam (of: 'project' | 'video') {
     description: of === 'video' ? 'The Video Indexer video id' : 'The Video Indexer project id'
   })
 }
+
+/** The answer of an embed route: one widget URL. */
+export const EmbedResponse = Type.Object(
+  {
+    url: Type.String({ description: 'The widget URL: token, location and the options given' }),
+    expiresOn: Type.String({ format: 'date-time', description: "When the URL's token expires" }),
+    videoId: Type.String(),
+    account: AccountObject
+  },
+  {
+    description: 'The widget URL, for an iframe',
+    headers: { ...REQUEST_ID_HEADER, ...NO_STORE_HEADER }
+  }
+)
+
+/** An account alias in a path; its letters are taken in lower case. */
+export const ALIAS_PARAM = Type.String({
+  examples: ['eu-prod'],
+  description: 'An account alias from the ACCOUNTS_FILE (^[a-z0-9][a-z0-9-]{0,62}$)'
+})
+
+export const UNKNOWN_ACCOUNT_RESPONSE = errorResponse(['UNKNOWN_ACCOUNT'], 'No account of the broker has this alias')
 
 export const HealthResponse = Type.Object(
   { status: Type.String() },

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.js'
 import { invalidConfig } from './config/config-error.js'
 import { createCredential } from './credential.js'
 import { loadPolicyFile, PolicyError } from './policy.js'
+import { AccountsError, loadAccountsFile, type Accounts } from './accounts.js'
 import { createRedisClient } from './redis-client.js'
 import { createLogSink } from './log-sink.js'
 import { loggerOptions } from './logger.js'
@@ -19,8 +20,10 @@ import { PACKAGE_VERSION } from './version.js'
 async function main (): Promise<void> {
   let config
   let policy
+  let accounts: Accounts | undefined
   try {
     config = loadConfig(process.env)
+    if (config.accountsFile !== undefined) accounts = await loadAccountsFile(config.accountsFile)
     policy = await loadPolicyFile(config.policyFile)
   } catch (error) {
     refuseToStart(error)
@@ -45,6 +48,7 @@ async function main (): Promise<void> {
   const app = await buildApp({
     config,
     policy,
+    ...(accounts ? { accounts } : {}),
     credential,
     logStream,
     watchPolicy: true,
@@ -84,7 +88,8 @@ async function main (): Promise<void> {
       .listen({ port: config.metricsPort as number, host: config.host })
       .catch((error) => refuseToStart(portError(error, 'METRICS_PORT')))
   }
-  app.log.info({ callers: policy.callerCount, account: config.account.name }, 'vi-token-broker ready')
+  const served = accounts?.all.map((account) => account.alias) ?? ['default']
+  app.log.info({ callers: policy.callerCount, accounts: served }, 'vi-token-broker ready')
 }
 
 // A port in use or not allowed is a configuration error: the message names the variable to change.
@@ -96,7 +101,7 @@ function portError (error: unknown, variable: string): unknown {
 }
 
 function refuseToStart (error: unknown): never {
-  if (error instanceof ConfigError || error instanceof PolicyError) {
+  if (error instanceof ConfigError || error instanceof PolicyError || error instanceof AccountsError) {
     process.stderr.write(`vi-token-broker cannot start. ${error.message}\n`)
     process.exit(1)
   }

@@ -5,14 +5,19 @@ import type { Clock } from './clock.js'
 import type { Metrics } from './metrics.js'
 import type { PolicyStore } from './policy-store.js'
 import type { TokenCache } from './token-cache.js'
+import type { AccountMetadataStore } from './account-metadata.js'
+import type { Account } from './token-source.js'
 
 /** Where each part of GET /status comes from. Nothing here holds a secret or a token. */
 export interface StatusSources {
   version: string
   clock: Clock
   startedAt: number
-  /** The account the broker serves: holds are per identity and its subscription. */
+  /** The default account's subscription: holds are per identity and subscription. */
   subscriptionId: string
+  /** The accounts served, and what Accounts_Get told of each. */
+  accounts: readonly Account[]
+  metadata: AccountMetadataStore
   /** Per identity of the pool (its client id, or "default"). */
   observed: ArmObservations
   armGate: ArmGate
@@ -66,6 +71,7 @@ export async function statusReport (sources: StatusSources) {
           ageSeconds: keySet ? seconds(now - keySet.uat) : null,
           keyIds: keySet ? keySet.jwks.keys.map((key) => key.kid ?? null) : []
         },
+    accounts: sources.metadata.status(sources.accounts),
     cache: { entries: tokens.size, served: total, hitRatio: total === 0 ? null : fromCache / total }
   }
 }

@@ -2,7 +2,7 @@ import type { HttpClient, TlsSettings } from '@azure/core-rest-pipeline'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createArmGate, isDeferredRefresh, type ArmGate } from './arm-gate.js'
-import { createArmClient, type PoolIdentity, type ArmObservations } from './arm.js'
+import { createArmClient, type ArmClient, type PoolIdentity, type ArmObservations } from './arm.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { isBrokerError } from './errors.js'
@@ -42,6 +42,8 @@ export interface TokenPathOptions {
 export function createTokenPath (options: TokenPathOptions): {
   tokens: TokenCache
   armGate: ArmGate
+  /** The last tier, also for reading accounts (Accounts_Get). */
+  arm: ArmClient
   observed: ArmObservations
   close(): Promise<void>
 } {
@@ -121,5 +123,5 @@ export function createTokenPath (options: TokenPathOptions): {
     }
     /* c8 ignore stop */
   })
-  return { tokens, armGate, observed, close: async () => ownSubscriber?.disconnect() }
+  return { tokens, armGate, arm, observed, close: async () => ownSubscriber?.disconnect() }
 }

@@ -9,7 +9,7 @@ import { parseRetryAfter } from '../src/arm-response.js'
 import { createArmClient, type ArmClientOptions } from '../src/arm.js'
 import { systemClock } from '../src/clock.js'
 import { loadConfig } from '../src/config.js'
-import type { TokenRequest } from '../src/token-source.js'
+import type { Account, TokenRequest } from '../src/token-source.js'
 import { TEST_ENV } from './helper.js'
 import { fakeArm, fakeCredential, type FakeReply } from './support/fake-arm.js'
 
@@ -44,7 +44,7 @@ function client (
   })
   // The ARM tier, asked for tokens of the configured account.
   const armClient = {
-    mint: (request: Omit<TokenRequest, 'account'>) => source.get({ account: config.account, ...request })
+    mint: (request: Omit<TokenRequest, 'account'>) => source.get({ account: config.account as Account, ...request })
   }
   return { armClient, calls: arm.calls, identity: identity.state }
 }
@@ -204,7 +204,7 @@ t.test('a pool spreads mints by remaining writes, and a 429 moves them to anothe
     logger: pino({ level: 'silent' }),
     httpClient: arm.client
   })
-  const mint = () => source.get({ account: config.account, scope: 'account' })
+  const mint = () => source.get({ account: config.account as Account, scope: 'account' })
   for (let i = 0; i < 4; i++) await mint()
   const users = arm.calls.map((c) => c.authorization)
   t.same(
@@ -228,4 +228,27 @@ t.test('a pool spreads mints by remaining writes, and a 429 moves them to anothe
   t.match(text, /vi_broker_arm_mints_total\{identity="client-b",status="200"\} 5/)
   throttled.add('Bearer token-b')
   await t.rejects(mint(), { code: 'ARM_THROTTLED', retryAfterSeconds: 30 }, 'all held: the shortest hold is the wait')
+})
+
+t.test('Accounts_Get: a transport failure, a refusal and an answer', async (t) => {
+  let answer: () => Promise<{ status: number; bodyAsText: string }> = async () => {
+    throw new RestError('connect ECONNREFUSED', { code: 'ECONNREFUSED' })
+  }
+  const source = createArmClient({
+    arm: config.arm,
+    identities: [{ id: 'default', credential: fakeCredential().credential }],
+    clock: systemClock,
+    gate: createArmGate({ maxConcurrency: 1, local: localThrottle() }),
+    metrics: createMetrics(),
+    logger: pino({ level: 'silent' }),
+    httpClient: { sendRequest: async (request) => ({ request, headers: request.headers, ...(await answer()) }) }
+  })
+  const account = config.account as Account
+  await t.rejects(source.readAccount(account), { code: 'ARM_UNAVAILABLE' })
+  answer = async () => ({ status: 404, bodyAsText: '{}' })
+  await t.rejects(source.readAccount(account), { code: 'ARM_ERROR', details: [{ code: 'HTTP404' }] })
+  const accountId = '462af7c5-d1f6-4b91-86e3-8bc5e8a61574'
+  const body = JSON.stringify({ location: 'NorthEurope', properties: { accountId } })
+  answer = async () => ({ status: 200, bodyAsText: body })
+  t.same(await source.readAccount(account), { accountId, location: 'northeurope' })
 })

@@ -15,6 +15,7 @@ const RECORD: AuditRecord = {
   scope: 'video',
   resourceId: 'abc123',
   account: 'contosto-azurevideoindexer',
+  alias: 'default',
   decision: 'allow',
   status: 200,
   code: null,

@@ -77,7 +77,10 @@ t.test('defaults', async (t) => {
     overload: { targetDelayMs: 50, intervalMs: 100 },
     headersTimeoutMs: 10_000,
     redis: undefined,
-    tracing: undefined
+    tracing: undefined,
+    accountsFile: undefined,
+    accountMetadataRefreshSeconds: 3600,
+    webBaseUrl: 'https://www.videoindexer.ai'
   } satisfies Config)
   t.notOk('clientId' in config.identity, 'managed identity without AZURE_CLIENT_ID has no clientId key')
 })
@@ -595,4 +598,24 @@ t.test('tracing: off by default, on with an OTLP endpoint or a connection string
   t.match(failure(t, { OTEL_TRACES_SAMPLER_ARG: '1.5' }), 'OTEL_TRACES_SAMPLER_ARG: ')
   const hidden = failure(t, { APPLICATIONINSIGHTS_CONNECTION_STRING: 'Endpoint=secret-value' })
   t.notMatch(hidden, 'secret-value', 'the connection string is never shown')
+})
+
+t.test('accounts: the AVI_* variables, or ACCOUNTS_FILE, never both', async (t) => {
+  t.match(
+    failure(t, { AVI_ACCOUNT_NAME: undefined }),
+    'AVI_ACCOUNT_NAME: required but not set (or name the accounts in ACCOUNTS_FILE)'
+  )
+  const noAvi = { AVI_SUBSCRIPTION_ID: undefined, AVI_RESOURCE_GROUP: undefined, AVI_ACCOUNT_NAME: undefined }
+  const fromFile = load({ ...noAvi, ACCOUNTS_FILE: '/etc/vi/accounts.json' })
+  t.equal(fromFile.account, undefined)
+  t.equal(fromFile.accountsFile, '/etc/vi/accounts.json')
+  t.match(failure(t, { ACCOUNTS_FILE: '/etc/vi/accounts.json' }), /AVI_SUBSCRIPTION_ID, AVI_RESOURCE_GROUP, AVI_ACCOUNT_NAME: not used with ACCOUNTS_FILE/)
+})
+
+t.test('VI_WEB_BASE_URL: https, or http on loopback; the metadata refresh interval is bounded', async (t) => {
+  t.equal(load({ VI_WEB_BASE_URL: 'https://www.videoindexer.ai/' }).webBaseUrl, 'https://www.videoindexer.ai')
+  t.equal(load({ VI_WEB_BASE_URL: 'http://127.0.0.1:8081' }).webBaseUrl, 'http://127.0.0.1:8081')
+  t.match(failure(t, { VI_WEB_BASE_URL: 'http://videoindexer.example.net' }), /VI_WEB_BASE_URL: must be https/)
+  t.equal(load({ ACCOUNT_METADATA_REFRESH_SECONDS: '600' }).accountMetadataRefreshSeconds, 600)
+  t.match(failure(t, { ACCOUNT_METADATA_REFRESH_SECONDS: '5' }), /ACCOUNT_METADATA_REFRESH_SECONDS/)
 })

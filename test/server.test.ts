@@ -34,6 +34,20 @@ t.test('an invalid policy file stops the broker, naming the file and the entry',
   t.match(server.output().stderr, /policy\.json.*\n.*\/callers\/bff\/allow\/0\/scope/)
 })
 
+t.test('an invalid accounts file stops the broker, naming the file and the entry', async (t) => {
+  const eu = { subscriptionId: 'nope', resourceGroup: 'rg', accountName: 'vi-eu' }
+  const accounts = { default: 'eu', accounts: { eu } }
+  const dir = t.testdir({ 'accounts.json': JSON.stringify(accounts) })
+  const server = await startServer(t, {
+    ACCOUNTS_FILE: `${dir}/accounts.json`,
+    AVI_SUBSCRIPTION_ID: undefined,
+    AVI_RESOURCE_GROUP: undefined,
+    AVI_ACCOUNT_NAME: undefined
+  })
+  t.same((await server.exited)[0], 1)
+  t.match(server.output().stderr, /cannot start\. Accounts file .*accounts\.json.*\n.*\/accounts\/eu\/subscriptionId/)
+})
+
 t.test('it starts, reports ready, and exits 0 on SIGTERM', async (t) => {
   const dir = t.testdir({ 'policy.json': JSON.stringify({ callers: {} }) })
   const server = await startServer(t, { POLICY_FILE: `${dir}/policy.json` })

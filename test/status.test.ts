@@ -8,6 +8,7 @@ import { createPolicyStore } from '../src/policy-store.js'
 import { statusReport, type StatusSources } from '../src/status.js'
 import type { TokenCache } from '../src/token-cache.js'
 import { fakeClock } from './support/fake-clock.js'
+import { createAccountMetadata } from '../src/account-metadata.js'
 
 function sources (overrides: Partial<StatusSources> = {}): StatusSources {
   const clock = fakeClock()
@@ -29,6 +30,14 @@ function sources (overrides: Partial<StatusSources> = {}): StatusSources {
     tokens: { size: 0 } as TokenCache,
     metrics: createMetrics(),
     redisConfigured: false,
+    accounts: [],
+    metadata: createAccountMetadata({
+      read: async () => ({ accountId: '', location: '' }),
+      clock,
+      refreshMs: 1000,
+      logger: pino({ level: 'silent' }),
+      onRead: () => {}
+    }),
     ...overrides
   }
 }

@@ -110,7 +110,7 @@ export function toAuth (env: Env): AuthConfig {
 }
 
 // Plain http is only acceptable on loopback (the bundled emulator); anywhere else it must be https.
-function assertHttpsOrLoopback (variable: string, uri: string): void {
+export function assertHttpsOrLoopback (variable: string, uri: string): void {
   let url: URL
   try {
     url = new URL(uri)

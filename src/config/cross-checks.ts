@@ -1,5 +1,5 @@
 import { parseKeyring, type Keyring } from '../token-sealer.js'
-import { checkAuth } from './auth.js'
+import { assertHttpsOrLoopback, checkAuth } from './auth.js'
 import { invalidConfig } from './config-error.js'
 import type { Env } from './env-schema.js'
 import { hasSecret } from './secrets.js'
@@ -10,6 +10,11 @@ import { hasSecret } from './secrets.js'
  */
 export function checkCombinations (env: Env): void {
   checkAuth(env)
+  if (env.ACCOUNTS_FILE !== undefined) {
+    const both = AVI_VARIABLES.filter((name) => env[name] !== undefined)
+    if (both.length > 0) throw invalidConfig(both.join(', '), 'not used with ACCOUNTS_FILE (name every account there)')
+  }
+  assertHttpsOrLoopback('VI_WEB_BASE_URL', env.VI_WEB_BASE_URL)
   if (env.TOKEN_MIN_REMAINING_SECONDS + env.TOKEN_REFRESH_AHEAD_SECONDS >= 3600) {
     throw invalidConfig(
       'TOKEN_MIN_REMAINING_SECONDS, TOKEN_REFRESH_AHEAD_SECONDS',
@@ -47,6 +52,16 @@ export function checkCombinations (env: Env): void {
   if (new Set(pool.map((id) => id.toLowerCase())).size !== pool.length) {
     throw invalidConfig('AZURE_CLIENT_IDS', 'names an identity twice')
   }
+}
+
+const AVI_VARIABLES = ['AVI_SUBSCRIPTION_ID', 'AVI_RESOURCE_GROUP', 'AVI_ACCOUNT_NAME'] as const
+
+/** Without ACCOUNTS_FILE, the AVI_* variables name the one account: "NAME: required but not set" lines. */
+export function missingAccountVariables (raw: Record<string, unknown>): string[] {
+  if (raw.ACCOUNTS_FILE !== undefined) return []
+  return AVI_VARIABLES.filter((name) => raw[name] === undefined).map(
+    (name) => `${name}: required but not set (or name the accounts in ACCOUNTS_FILE)`
+  )
 }
 
 /** The key ring from CACHE_ENCRYPTION_KEY, or a ConfigError saying what is wrong with it. */

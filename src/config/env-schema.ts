@@ -29,10 +29,16 @@ export const EnvSchema = Type.Object({
   // pretty: readable lines for development (pino-pretty, a dev dependency); production stays json.
   LOG_FORMAT: Type.Enum(['json', 'pretty'], { default: 'json' }),
 
-  AVI_SUBSCRIPTION_ID: Type.String({ pattern: GUID }),
+  // One account (alias `default`) from the AVI_* variables, or several from ACCOUNTS_FILE (src/accounts.ts).
+  AVI_SUBSCRIPTION_ID: Type.Optional(Type.String({ pattern: GUID })),
   // Limits from the ARM spec (ResourceGroupNameParameter, AccountNameParameter).
-  AVI_RESOURCE_GROUP: Type.String({ minLength: 1, maxLength: 90, pattern: '^[-\\w._()]+$' }),
-  AVI_ACCOUNT_NAME: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9-]+$' }),
+  AVI_RESOURCE_GROUP: Type.Optional(Type.String({ minLength: 1, maxLength: 90, pattern: '^[-\\w._()]+$' })),
+  AVI_ACCOUNT_NAME: Type.Optional(Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9-]+$' })),
+  ACCOUNTS_FILE: FilePath,
+  // How often each account's id and location are read again with ARM Accounts_Get.
+  ACCOUNT_METADATA_REFRESH_SECONDS: Type.Integer({ minimum: 60, maximum: 86_400, default: 3600 }),
+  // The Video Indexer website that serves the embed widgets (the US Government cloud has its own).
+  VI_WEB_BASE_URL: Type.String({ pattern: '^https?://[^\\s?#]+$', default: 'https://www.videoindexer.ai' }),
 
   ARM_ENDPOINT: Type.String({ ...HttpsUrl, default: 'https://management.azure.com' }),
   ARM_API_VERSION: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}(-preview)?$', default: '2024-01-01' }),

@@ -12,12 +12,18 @@ export function toConfig (env: Env): Config {
     headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
-    account: {
-      alias: 'default',
-      subscriptionId: env.AVI_SUBSCRIPTION_ID,
-      resourceGroup: env.AVI_RESOURCE_GROUP,
-      name: env.AVI_ACCOUNT_NAME
-    },
+    account:
+      env.ACCOUNTS_FILE === undefined
+        ? {
+            alias: 'default',
+            subscriptionId: env.AVI_SUBSCRIPTION_ID as string,
+            resourceGroup: env.AVI_RESOURCE_GROUP as string,
+            name: env.AVI_ACCOUNT_NAME as string
+          }
+        : undefined,
+    accountsFile: env.ACCOUNTS_FILE,
+    accountMetadataRefreshSeconds: env.ACCOUNT_METADATA_REFRESH_SECONDS,
+    webBaseUrl: env.VI_WEB_BASE_URL.replace(/\/+$/, ''),
     arm: {
       endpoint: env.ARM_ENDPOINT.replace(/\/+$/, ''),
       apiVersion: env.ARM_API_VERSION,

@@ -41,8 +41,14 @@ export interface Config {
   logLevel: string
   /** json in production; pretty (development) prints readable lines. */
   logFormat: 'json' | 'pretty'
-  /** The account the /tokens routes serve, under the alias `default`. */
-  account: Account
+  /** Without ACCOUNTS_FILE: the one account (AVI_*), under the alias `default`. */
+  account: Account | undefined
+  /** ACCOUNTS_FILE: the accounts by alias, and the default one (see src/accounts.ts). */
+  accountsFile: string | undefined
+  /** How often each account's id and location are read again (ARM Accounts_Get). */
+  accountMetadataRefreshSeconds: number
+  /** VI_WEB_BASE_URL without a trailing slash: the host of the embed widgets. */
+  webBaseUrl: string
   arm: {
     endpoint: string
     apiVersion: string

@@ -24,6 +24,8 @@ export interface AccountDirectory {
   requireSubscription(subscriptionId: string): void
   /** Throws ArmError 404 ResourceGroupNotFound or ResourceNotFound; names match case-insensitively, as in ARM. */
   requireAccount(subscriptionId: string, resourceGroup: string, accountName: string): EmulatorAccount
+  /** The account with this Video Indexer account id. */
+  byId(accountId: string): EmulatorAccount | undefined
 }
 
 export function createAccountDirectory (accounts: readonly EmulatorAccount[]): AccountDirectory {
@@ -56,11 +58,15 @@ export function createAccountDirectory (accounts: readonly EmulatorAccount[]): A
         )
       }
       return account
-    }
+    },
+    byId: (accountId) => accounts.find((account) => same(account.accountId, accountId))
   }
 }
 
-/** The Accounts_Get body, with ARM's canonical casing. */
+/**
+ * The Accounts_Get body, with ARM's canonical casing (https://learn.microsoft.com/rest/api/videoindexer/accounts/get;
+ * ../shared/arm-spec/2025-01-01/examples/ViAccountGet.json: `location` as ARM writes it, e.g. "NorthEurope").
+ */
 export function accountResource (account: EmulatorAccount, tenantId: string) {
   return {
     id:

@@ -2,7 +2,8 @@ import type { Emulator } from './emulator.js'
 
 /**
  * The environment that points a broker process at this emulator: its ARM (trusted through the CA file),
- * its managed-identity endpoint and its first account; with `callers`, its Microsoft Entra tenant too, in
+ * its managed-identity endpoint, its first account and its widget host; with `callers`, its Microsoft Entra tenant
+ * too, in
  * Entra mode with the settings docs/deploy-azure.md gives for accepting both token versions (the broker
  * app's client id and application ID URI as audiences). Used by `npm run dev`, the soak and the tests that
  * start broker processes.
@@ -21,6 +22,7 @@ export function brokerEnvironment (
     AVI_SUBSCRIPTION_ID: account.subscriptionId,
     AVI_RESOURCE_GROUP: account.resourceGroup,
     AVI_ACCOUNT_NAME: account.accountName,
+    VI_WEB_BASE_URL: emulator.webBaseUrl,
     ...(options.callers
       ? {
           AUTH_ENTRA_TENANT_ID: emulator.tenantId,

@@ -21,6 +21,7 @@ import { ARM_WRITE_LIMITS, createWriteLimits, type WriteLimitOptions } from './r
 import { createSigningKey } from './signing-key.js'
 import { createTokenAuthority } from './token-authority.js'
 import { urlHost } from './url-host.js'
+import { widgetRoutes } from './widget-routes.js'
 
 export type { EmulatorAccount, EmulatorCounters, Fault, FaultTarget }
 
@@ -67,6 +68,8 @@ export interface Emulator {
   /** The v1.0 caller-token issuer (https://sts.windows.net/{tenant}/). */
   v1Issuer: string
   adminUrl: string
+  /** The widget host's stand-in (VI_WEB_BASE_URL): /embed/{player|insights}/{accountId}/{videoId}/. */
+  webBaseUrl: string
   caCertPem: string
   accounts: EmulatorAccount[]
   mintCallerToken(caller: string, options?: CallerTokenOptions): Promise<string>
@@ -125,6 +128,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     writeLimits.reset()
   }
 
+  const accountDirectory = createAccountDirectory(accountList)
   const logging = options.logger ? { loggerInstance: options.logger } : { logger: false }
   const arm = fastify({
     ...logging,
@@ -134,7 +138,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   })
   await arm.register(armRoutes, {
     prefix: '/subscriptions',
-    accounts: createAccountDirectory(accountList),
+    accounts: accountDirectory,
     tokens,
     aviTokens: createAviTokenMinter({
       key: aviKey,
@@ -152,6 +156,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   const http = fastify({ ...logging, forceCloseConnections: true })
   await http.register(identityRoutes, { identityHeader, tokens, principals, counters, faults })
   await http.register(jwksRoutes, { callerIssuer, tenantKeys, counters, faults })
+  await http.register(widgetRoutes, { aviPublicKey: aviKey.publicKey, accounts: accountDirectory, now })
   await http.register(adminRoutes, { prefix: '/admin', counters, faults, callerIssuer, reset })
 
   const closeAll = async () => {
@@ -183,6 +188,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     audience: callerIssuer.audience,
     v1Issuer: callerIssuer.v1Issuer,
     adminUrl: `${httpBase}/admin`,
+    webBaseUrl: httpBase,
     caCertPem: certificate.certPem,
     accounts: accountList.map((account) => ({ ...account })),
     mintCallerToken: (caller, tokenOptions) => callerIssuer.mint(caller, tokenOptions),

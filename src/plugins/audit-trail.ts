@@ -7,12 +7,13 @@ import type { Metrics } from '../metrics.js'
 import type { Policy } from '../policy.js'
 import type { Scope } from '../scope.js'
 import type { CacheResult } from '../token-cache.js'
+import type { Accounts } from '../accounts.js'
 import type { Account } from '../token-source.js'
 import type { Tracing } from '../tracing.js'
 
 export interface AuditTrailOptions {
   auditor: Auditor
-  account: Account
+  accounts: () => Accounts
   policy: () => Policy
   metrics: Pick<Metrics, 'requests' | 'evictions' | 'cache' | 'servedTokenLife'>
   clock: Clock
@@ -30,13 +31,14 @@ export default fp(
   async function auditTrail (app: FastifyInstance, options: AuditTrailOptions) {
     app.decorateRequest('issued', null)
     app.decorateRequest('batch', null)
+    app.decorateRequest('account', null)
     app.addHook('onSend', auditStep(options))
   },
   { name: 'audit-trail', dependencies: ['error-handler'] }
 )
 
 /** Paths of the caller routes: a request to one is audited even when its URL cannot be decoded. */
-export const CALLER_PATH = /^\/(tokens|cache)(\/|\?|$)/i
+export const CALLER_PATH = /^\/(tokens|cache|embed|accounts)(\/|\?|$)/i
 
 /**
  * Answers a request that reached no route (its URL cannot be decoded) with `error`, audited as the
@@ -74,15 +76,16 @@ export interface BatchOutcomes {
  * on, or withholds it when a record fails.
  */
 function auditStep (options: AuditTrailOptions) {
-  const { auditor, account, policy, metrics, clock, tracing } = options
+  const { auditor, accounts, policy, metrics, clock, tracing } = options
   return async function audit (request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const known = request.caller !== null && policy().isKnown(request.caller)
     const caller = request.caller === null ? 'anonymous' : known ? request.caller : 'unknown'
     const batch = reply.statusCode === 200 ? request.batch : null
     const outcomes = batch ? batch.items : [outcomeOf(request, reply)]
+    const account = accountOfRecord(request)
     const records = outcomes.map((outcome, index) => {
-      count(request, caller, outcome)
-      return auditRecord(request, reply, outcome, batch ? { id: batch.id, item: index } : undefined)
+      count(request, caller, outcome, account)
+      return auditRecord(request, reply, outcome, account, batch ? { id: batch.id, item: index } : undefined)
     })
     if (tracing && !batch) annotate(tracing, request, records[0] as AuditRecord)
     try {
@@ -96,13 +99,28 @@ function auditStep (options: AuditTrailOptions) {
     }
   }
 
-  function count (request: FastifyRequest, caller: string, { scope, status, issued }: Outcome): void {
+  /** The request's account: resolved by its route, or the default one where the path names no alias. */
+  function accountOfRecord (request: FastifyRequest): Account | undefined {
+    if (request.account) return request.account
+    const alias = (request.params as Params | null)?.alias
+    return alias === undefined ? accounts().default : accounts().get(alias.toLowerCase())
+  }
+
+  function count (
+    request: FastifyRequest,
+    caller: string,
+    { scope, status, issued }: Outcome,
+    account: Account | undefined
+  ): void {
+    // An alias no account has is not a label value: only the broker's own aliases are.
+    const alias = account?.alias ?? 'unknown'
     // An eviction is an operator's act, not a token request: it has its own counter.
     if (request.method === 'DELETE') {
-      metrics.evictions.inc({ caller, scope: scope ?? 'all', status })
+      metrics.evictions.inc({ caller, scope: scope ?? 'all', status, account: alias })
     } else if (operatorAction(request) === undefined) {
       // Operators reading the status or an explanation are audited, not counted as token requests.
-      metrics.requests.inc({ caller, scope: scope ?? (isBatch(request) ? 'batch' : 'invalid'), status })
+      const counted = scope ?? (isBatch(request) ? 'batch' : 'invalid')
+      metrics.requests.inc({ caller, scope: counted, status, account: alias })
     }
     if (issued) {
       metrics.cache.inc({ result: issued.cache })
@@ -114,6 +132,7 @@ function auditStep (options: AuditTrailOptions) {
     request: FastifyRequest,
     reply: FastifyReply,
     { scope, resourceId, status, error, issued }: Outcome,
+    account: Account | undefined,
     batch: { id: string; item: number } | undefined
   ): AuditRecord {
     const fingerprint = issued && auditor.fingerprintOf(issued.token)
@@ -124,7 +143,8 @@ function auditStep (options: AuditTrailOptions) {
       // Null for a request that reached no route.
       scope: scope ?? (isBatch(request) ? 'batch' : clip((request.params as Params | null)?.scope)),
       resourceId: clip(resourceId),
-      account: account.name,
+      account: account?.name ?? null,
+      alias: account?.alias ?? clip((request.params as Params | null)?.alias),
       decision: decisionFor(status),
       status,
       code: error?.code ?? null,
@@ -202,5 +222,7 @@ declare module 'fastify' {
     issued: CacheResult | null
     /** A batch's items, each recorded and counted as a request of its own when the batch is answered 200. */
     batch: BatchOutcomes | null
+    /** The account the request was for, once its route resolved it (for the audit record). */
+    account: Account | null
   }
 }

@@ -28,7 +28,16 @@ export default fp(
         openapi: '3.1.0',
         info: { title: 'vi-token-broker', version: options.version, description: DESCRIPTION },
         tags: [
-          { name: 'tokens', description: 'Restricted viewer access tokens' },
+          {
+            name: 'tokens',
+            description:
+              'Restricted viewer access tokens, of the default account (/tokens/...) ' +
+              'or of an alias (/accounts/{alias}/tokens/...)'
+          },
+          {
+            name: 'embed',
+            description: 'Widget URLs (player, insights) with a Video-scope token, ready for an iframe'
+          },
           { name: 'health', description: 'Liveness and readiness probes; no authentication' },
           { name: 'cache', description: 'Operators evict cached tokens; admin callers only' },
           { name: 'operations', description: "The broker's state and the policy's decisions; admin callers only" }

@@ -12,15 +12,22 @@ import loadShedding, { type LoadSheddingOptions } from '../plugins/load-shedding
 import type { Policy } from '../policy.js'
 import { redisWithLocalFallback } from '../rate-limit-store.js'
 import type { TokenCache } from '../token-cache.js'
-import type { Account } from '../token-source.js'
 import type { Tracing } from '../tracing.js'
 import batchRoutes from './batch.js'
+import type { AccountMetadataStore } from '../account-metadata.js'
+import type { Accounts } from '../accounts.js'
 import cacheRoutes from './cache.js'
+import embedRoutes from './embed.js'
+import { createIssuer } from './issue.js'
 import operationsRoutes, { type OperationsRoutesOptions } from './operations.js'
 import tokenRoutes from './tokens.js'
 
 export interface CallerRoutesOptions {
-  account: Account
+  accounts: () => Accounts
+  /** Each account's id and location, once read. */
+  metadata: AccountMetadataStore
+  /** VI_WEB_BASE_URL, for embed URLs. */
+  webBaseUrl: string
   policy: () => Policy
   /** The first tier of the token path. */
   tokens: TokenCache
@@ -42,13 +49,13 @@ export interface CallerRoutesOptions {
  * under overload, authenticated, rate limited per caller, counted and audited.
  */
 export default async function callerRoutes (app: FastifyInstance, options: CallerRoutesOptions) {
-  const { account, policy, tokens } = options
+  const { accounts, policy, tokens } = options
 
   // Shed load before doing work when the event loop is saturated; health checks are outside this scope.
   await app.register(loadShedding, options.overload)
   await app.register(auditTrail, {
     auditor: options.auditor,
-    account,
+    accounts,
     policy,
     metrics: options.metrics,
     clock: options.clock,
@@ -72,8 +79,11 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
       : {})
   })
 
-  await app.register(tokenRoutes, { account, policy, tokens })
-  await app.register(batchRoutes, { account, policy, tokens, maxItems: options.batchMaxItems })
-  await app.register(cacheRoutes, { account, policy, tokens })
-  await app.register(operationsRoutes, { account, policy, status: options.status })
+  const issuer = createIssuer({ accounts, policy, tokens, metadata: options.metadata })
+  await app.register(tokenRoutes, { issuer, webBaseUrl: options.webBaseUrl })
+  await app.register(embedRoutes, { issuer, webBaseUrl: options.webBaseUrl })
+  // Batches are of the default account (as it was when the routes were registered).
+  await app.register(batchRoutes, { account: accounts().default, policy, tokens, maxItems: options.batchMaxItems })
+  await app.register(cacheRoutes, { accounts, policy, tokens })
+  await app.register(operationsRoutes, { accounts, policy, status: options.status })
 }

@@ -6,11 +6,11 @@ import { brokerError } from '../errors.js'
 import { DENIED, type Policy } from '../policy.js'
 import { BEARER_SECURITY, errorResponse, UNAUTHENTICATED_RESPONSE } from '../schemas.js'
 import { ID_PATTERN, MAX_CALLER_ID_LENGTH, SCOPES } from '../scope.js'
+import type { Accounts } from '../accounts.js'
 import type { statusReport } from '../status.js'
-import type { Account } from '../token-source.js'
 
 export interface OperationsRoutesOptions {
-  account: Account
+  accounts: () => Accounts
   policy: () => Policy
   status: () => ReturnType<typeof statusReport>
 }
@@ -58,6 +58,18 @@ const StatusResponse = Type.Object(
       ],
       { description: 'The caller-token key set (JWKS mode): its age and key ids; null in HS256 mode' }
     ),
+    accounts: Type.Array(
+      Type.Object({
+        alias: Type.String(),
+        accountName: Type.String(),
+        metadata: Type.Union(
+          [Type.Object({ accountId: Type.String(), location: Type.String(), ageSeconds: Seconds }), Type.Null()],
+          { description: "The account's id and location from Accounts_Get, and their age; null before the first read" }
+        ),
+        failedReads: Type.Integer({ description: 'Accounts_Get reads that failed in a row (retried with backoff)' })
+      }),
+      { description: 'Each account served, by alias' }
+    ),
     cache: Type.Object({
       entries: Type.Integer(),
       served: Type.Integer({ description: 'Tokens served since start' }),
@@ -72,7 +84,13 @@ const ExplainQuery = Type.Object(
     caller: Type.String({ minLength: 1, maxLength: MAX_CALLER_ID_LENGTH, description: 'The caller id to check' }),
     scope: Type.Enum([...SCOPES]),
     id: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'The project or video id' })),
-    account: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Default: the account served' })),
+    account: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'An account alias (or ARM name); default: the default account'
+      })
+    ),
     roles: Type.Optional(
       Type.String({
         pattern: '^[^,]{1,120}(,[^,]{1,120}){0,49}$',
@@ -100,7 +118,7 @@ const ADMIN_ONLY = errorResponse(['ADMIN_REQUIRED'], 'The caller is not marked a
 /** What operators ask the broker: its state, and why the policy allows or denies a request. Admin callers only. */
 export default async function operationsRoutes (parent: FastifyInstance, options: OperationsRoutesOptions) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { account, policy } = options
+  const { accounts, policy } = options
   const requireAdmin = (request: FastifyRequest) => {
     if (!policy().isAdmin(callerOf(request))) throw brokerError('ADMIN_REQUIRED')
   }
@@ -151,12 +169,17 @@ export default async function operationsRoutes (parent: FastifyInstance, options
       // The same shapes the token routes accept: an id for project and video, none for account.
       if (scope === 'account' && id !== undefined) throw brokerError('UNEXPECTED_ID')
       if (scope !== 'account' && id === undefined) throw brokerError('MISSING_ID', { args: [scope] })
+      const served = accounts()
       const named = request.query.account?.toLowerCase()
-      if (named !== undefined && named !== account.alias.toLowerCase() && named !== account.name.toLowerCase()) {
-        return DENIED.account_not_granted
-      }
+      const account =
+        named === undefined
+          ? served.default
+          : served.get(named) ?? served.all.find((candidate) => candidate.name.toLowerCase() === named)
+      // An account the broker does not serve is granted to nobody.
+      if (account === undefined) return DENIED.account_not_granted
+      const ref = { alias: account.alias, isDefault: account.alias === served.default.alias }
       /* c8 ignore next: the explain tests name no roles */
-      return policy().explain(caller, scope, id, request.query.roles?.split(',') ?? [])
+      return policy().explain(caller, scope, id, request.query.roles?.split(',') ?? [], ref)
     }
   )
 }

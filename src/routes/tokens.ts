@@ -2,32 +2,40 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from 'typebox'
-import { brokerError } from '../errors.js'
-import type { Policy } from '../policy.js'
+import { embedUrl } from '../embed.js'
+import { brokerError, type ErrorCode } from '../errors.js'
 import {
+  ALIAS_PARAM,
   BEARER_SECURITY,
   errorResponse,
   idParam,
   INVALID_ID_RESPONSE,
   tokenResponse,
-  UNAUTHENTICATED_RESPONSE
+  UNAUTHENTICATED_RESPONSE,
+  UNKNOWN_ACCOUNT_RESPONSE
 } from '../schemas.js'
-import type { Scope } from '../scope.js'
-import type { TokenCache } from '../token-cache.js'
-import type { Account } from '../token-source.js'
-import { tokenIssuer } from './token-issuer.js'
+import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
+import { accountFields, type Issuer } from './issue.js'
 
 export interface TokenRoutesOptions {
-  account: Account
-  policy: () => Policy
-  /** The first tier of the token path: the in-process cache, then the shared cache and ARM. */
-  tokens: TokenCache
+  issuer: Issuer
+  /** VI_WEB_BASE_URL: where Video-scope responses' embed URLs point. */
+  webBaseUrl: string
 }
 
-/** What a token request can be answered: shared with the items of a batch. */
+/** The 503 codes of any route that mints. */
+export const UNAVAILABLE_CODES: ErrorCode[] = [
+  'ARM_THROTTLED',
+  'ARM_UNAVAILABLE',
+  'IDENTITY_UNAVAILABLE',
+  'JWKS_UNAVAILABLE',
+  'AUDIT_UNAVAILABLE',
+  'OVERLOADED'
+]
+
 export const COMMON_RESPONSES = {
   401: UNAUTHENTICATED_RESPONSE,
-  403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope or id'),
+  403: errorResponse(['POLICY_DENIED'], 'The policy does not allow this caller this scope, id or account'),
   429: errorResponse(
     ['RATE_LIMITED', 'MINT_BUDGET_EXCEEDED'],
     "Over this caller's rate limit, or (for a token not cached) its mint budget, from the policy; " +
@@ -35,93 +43,126 @@ export const COMMON_RESPONSES = {
   ),
   502: errorResponse(['ARM_ERROR'], "ARM refused the request (4xx); ARM's error code is in details"),
   503: errorResponse(
-    ['ARM_THROTTLED', 'ARM_UNAVAILABLE', 'IDENTITY_UNAVAILABLE', 'JWKS_UNAVAILABLE', 'AUDIT_UNAVAILABLE', 'OVERLOADED'],
+    UNAVAILABLE_CODES,
     'ARM is throttling, failing or unreachable, or the broker cannot audit or is overloaded; ' +
       'retry after Retry-After seconds'
   ),
   504: errorResponse(['ARM_TIMEOUT'], 'ARM did not answer within the deadline')
 }
-const WITH_ID_RESPONSES = { ...COMMON_RESPONSES, 400: INVALID_ID_RESPONSE }
-const responses = (scope: Scope) => ({
-  ...(scope === 'account' ? COMMON_RESPONSES : WITH_ID_RESPONSES),
-  200: tokenResponse(scope)
-})
 const security = BEARER_SECURITY
 
-/** The token routes: the policy decides, the cache (or ARM) answers. */
+/** The two places of every account-scoped route: the default account's, and each alias's. */
+export const ACCOUNT_BASES = [
+  { prefix: '', params: {}, responses: {}, of: 'the default account' },
+  {
+    prefix: '/accounts/:alias',
+    params: { alias: ALIAS_PARAM },
+    responses: { 404: UNKNOWN_ACCOUNT_RESPONSE },
+    of: 'the account of this alias'
+  }
+] as const
+
+/** The token routes, for the default account (/tokens/...) and for each alias (/accounts/{alias}/tokens/...). */
 export default async function tokenRoutes (parent: FastifyInstance, options: TokenRoutesOptions) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { account, policy, tokens } = options
-
-  const issueToken = tokenIssuer({ policy, tokens })
+  const { issuer, webBaseUrl } = options
 
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
-    const { result, body } = await issueToken(request, account, scope, id)
-    request.issued = result
+    const account = issuer.authorise(request, scope, id)
+    const { result, metadata } = await issuer.mint(request, account, scope, id)
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    return body
+    const { accessToken } = result.token
+    return {
+      accessToken,
+      scope: ARM_SCOPE_NAMES[scope],
+      ...(scope === 'video' ? { videoId: id } : {}),
+      ...(scope === 'project' ? { projectId: id } : {}),
+      accountName: account.name,
+      expiresOn: new Date(result.token.expiresAt).toISOString(),
+      // Once Accounts_Get has answered: what a page needs to show the video, besides the token.
+      ...(metadata ? { account: accountFields(account, metadata) } : {}),
+      ...(metadata && scope === 'video'
+        ? {
+            embed: {
+              player: embedUrl(webBaseUrl, 'player', metadata, id as string, accessToken),
+              insights: embedUrl(webBaseUrl, 'insights', metadata, id as string, accessToken)
+            }
+          }
+        : {})
+    }
   }
 
-  app.get(
-    '/tokens/account',
-    {
-      config: { scope: 'account' },
-      schema: {
-        tags: ['tokens'],
-        summary: 'Get an Account-scope token',
-        description:
-          'An Account-scope token can read every video in the account, ' +
-          'so a policy grants it only where a rule names it.',
-        security,
-        response: responses('account')
-      }
-    },
-    (request, reply) => issue(request, reply, 'account', undefined)
-  )
-  app.get(
-    '/tokens/project/:projectId',
-    {
-      config: { scope: 'project' },
-      schema: {
-        tags: ['tokens'],
-        summary: 'Get a Project-scope token',
-        security,
-        params: Type.Object({ projectId: idParam('project') }),
-        response: responses('project')
-      }
-    },
-    (request, reply) => issue(request, reply, 'project', request.params.projectId)
-  )
-  app.get(
-    '/tokens/video/:videoId',
-    {
-      config: { scope: 'video' },
-      schema: {
-        tags: ['tokens'],
-        summary: 'Get a Video-scope token',
-        description: 'The token lets a player or insights widget show this one video.',
-        security,
-        params: Type.Object({ videoId: idParam('video') }),
-        response: responses('video')
-      }
-    },
-    (request, reply) => issue(request, reply, 'video', request.params.videoId)
-  )
+  for (const base of ACCOUNT_BASES) {
+    const responses = (scope: Scope) => ({
+      ...COMMON_RESPONSES,
+      ...(scope === 'account' ? {} : { 400: INVALID_ID_RESPONSE }),
+      ...base.responses,
+      200: tokenResponse(scope)
+    })
+    app.get(
+      `${base.prefix}/tokens/account`,
+      {
+        config: { scope: 'account' },
+        schema: {
+          tags: ['tokens'],
+          summary: `Get an Account-scope token of ${base.of}`,
+          description:
+            'An Account-scope token can read every video in the account, ' +
+            'so a policy grants it only where a rule names it (and its alias, for an account other than the default).',
+          security,
+          ...(base.prefix ? { params: Type.Object(base.params) } : {}),
+          response: responses('account')
+        }
+      },
+      (request, reply) => issue(request, reply, 'account', undefined)
+    )
+    app.get(
+      `${base.prefix}/tokens/project/:projectId`,
+      {
+        config: { scope: 'project' },
+        schema: {
+          tags: ['tokens'],
+          summary: `Get a Project-scope token of ${base.of}`,
+          security,
+          params: Type.Object({ ...base.params, projectId: idParam('project') }),
+          response: responses('project')
+        }
+      },
+      (request, reply) => issue(request, reply, 'project', request.params.projectId)
+    )
+    app.get(
+      `${base.prefix}/tokens/video/:videoId`,
+      {
+        config: { scope: 'video' },
+        schema: {
+          tags: ['tokens'],
+          summary: `Get a Video-scope token of ${base.of}`,
+          description:
+            'The token lets a player or insights widget show this one video; once the account is read from ' +
+            'Azure, the answer carries the widget URLs too.',
+          security,
+          params: Type.Object({ ...base.params, videoId: idParam('video') }),
+          response: responses('video')
+        }
+      },
+      (request, reply) => issue(request, reply, 'video', request.params.videoId)
+    )
 
-  // Near misses get a precise 400 rather than a bare 404. They are not part of the documented API.
-  const hidden = { schema: { hide: true } }
-  for (const scope of ['project', 'video'] as const) {
-    app.get(`/tokens/${scope}`, { ...hidden, config: { scope } }, async () => {
-      throw brokerError('MISSING_ID', { args: [scope] })
-    })
-  }
-  for (const path of ['/tokens/:scope', '/tokens/:scope/*']) {
-    app.get(path, hidden, async (request) => {
-      const scope = (request.params as { scope: string }).scope.toLowerCase()
-      if (scope === 'account') throw brokerError('UNEXPECTED_ID')
-      // /tokens/video/a/b: the id cannot contain a slash.
-      if (scope === 'video' || scope === 'project') throw brokerError('INVALID_ID')
-      throw brokerError('UNKNOWN_SCOPE')
-    })
+    // Near misses get a precise 400 rather than a bare 404. They are not part of the documented API.
+    const hidden = { schema: { hide: true } }
+    for (const scope of ['project', 'video'] as const) {
+      app.get(`${base.prefix}/tokens/${scope}`, { ...hidden, config: { scope } }, async () => {
+        throw brokerError('MISSING_ID', { args: [scope] })
+      })
+    }
+    for (const path of [`${base.prefix}/tokens/:scope`, `${base.prefix}/tokens/:scope/*`]) {
+      app.get(path, hidden, async (request) => {
+        const scope = (request.params as { scope: string }).scope.toLowerCase()
+        if (scope === 'account') throw brokerError('UNEXPECTED_ID')
+        // /tokens/video/a/b: the id cannot contain a slash.
+        if (scope === 'video' || scope === 'project') throw brokerError('INVALID_ID')
+        throw brokerError('UNKNOWN_SCOPE')
+      })
+    }
   }
 }

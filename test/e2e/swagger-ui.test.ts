@@ -1,11 +1,11 @@
 // Swagger UI in a real browser (Debian's chromium through playwright-core) against the broker and the emulator.
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { build, emulatorFor } from '../helper.js'
+import { CHROMIUM, launchChromium } from '../support/browser.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
 
 if (!existsSync(CHROMIUM)) {
@@ -18,17 +18,7 @@ if (!existsSync(CHROMIUM)) {
   const emulator = await emulatorFor(t)
   const broker = await build(t, { emulator })
   const baseUrl = await broker.app.listen({ port: 0, host: '127.0.0.1' })
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run'
-    ]
-  })
+  const browser = await launchChromium()
   t.teardown(() => browser.close())
   const page = await browser.newPage()
   page.setDefaultTimeout(10_000)
@@ -57,7 +47,7 @@ if (!existsSync(CHROMIUM)) {
 
   async function tryVideo (page: Page, videoId: string): Promise<{ status: string; body: string }> {
     const operation = page.locator('.opblock', {
-      has: page.locator('.opblock-summary-path', { hasText: '/tokens/video/{videoId}' })
+      has: page.locator('.opblock-summary-path', { hasText: /^\/tokens\/video\/\{videoId\}$/ })
     })
     if (!(await operation.locator('.opblock-body').isVisible())) await operation.locator('.opblock-summary').click()
     const tryOut = operation.locator('button.try-out__btn')

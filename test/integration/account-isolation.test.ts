@@ -1,6 +1,8 @@
 // Two brokers of accounts with the same name and resource group in different subscriptions, sharing
 // one Redis and one encryption key: neither is ever served the other's token.
 import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { decodeJwt } from 'jose'
 import t from 'tap'
@@ -61,5 +63,44 @@ async function main (): Promise<void> {
         "the other account's value was refused"
       )
     }
+  })
+
+  t.test('one broker serving both accounts by alias: tokens never cross in its memory or in Redis', async (t) => {
+    await redis.flushall()
+    const file = join(t.testdir({}), 'accounts.json')
+    const entry = (account: EmulatorAccount) => ({
+      subscriptionId: account.subscriptionId,
+      resourceGroup: account.resourceGroup,
+      accountName: account.accountName
+    })
+    const accounts = { first: entry(DEFAULT_ACCOUNT), second: entry(other) }
+    writeFileSync(file, JSON.stringify({ default: 'first', accounts }))
+    const env = {
+      ...shared,
+      ACCOUNTS_FILE: file,
+      AVI_SUBSCRIPTION_ID: undefined,
+      AVI_RESOURCE_GROUP: undefined,
+      AVI_ACCOUNT_NAME: undefined
+    }
+    const policy = { callers: { 'portal-bff': { allow: [{ scope: 'video', account: '*' }] } } }
+    const both = await build(t, { emulator, redis, env, policy })
+    for (let round = 0; round < 2; round++) {
+      const first = await both.request({ url: '/accounts/first/tokens/video/same-id', token: portal })
+      const second = await both.request({ url: '/accounts/second/tokens/video/same-id', token: portal })
+      t.equal(accountIdOf(first.body), DEFAULT_ACCOUNT.accountId, `round ${round}: first`)
+      t.equal(accountIdOf(second.body), other.accountId, `round ${round}: second`)
+      const byDefault = await both.request({ url: '/tokens/video/same-id', token: portal })
+      t.equal(accountIdOf(byDefault.body), DEFAULT_ACCOUNT.accountId)
+    }
+    t.same(both.logs.audits.slice(-3).map((a) => a.cache), ['hit', 'hit', 'hit'], 'the second round came from memory')
+    t.equal((await redis.keys('vi-token-broker:token:*')).length, 2, 'one Redis key per account')
+    // A second replica with the same accounts is served each account's token from Redis.
+    const replica = await build(t, { emulator, redis, env, policy })
+    const before = emulator.counters().arm.generateRestrictedViewerAccessToken
+    const fromReplica = async (alias: string) =>
+      accountIdOf((await replica.request({ url: `/accounts/${alias}/tokens/video/same-id`, token: portal })).body)
+    t.equal(await fromReplica('second'), other.accountId)
+    t.equal(await fromReplica('first'), DEFAULT_ACCOUNT.accountId)
+    t.equal(emulator.counters().arm.generateRestrictedViewerAccessToken, before, 'both from Redis, no new mint')
   })
 }

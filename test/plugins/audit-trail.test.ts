@@ -30,8 +30,12 @@ t.test('evictions have their own counter and are not token requests', async (t) 
   t.equal((await request({ method: 'DELETE', url: '/cache/video/abc', token: portal })).statusCode, 403)
   const metrics = (await request({ url: '/metrics' })).body
   const requests = metrics.split('\n').filter((line) => line.startsWith('vi_broker_token_requests_total{'))
-  t.same(requests, ['vi_broker_token_requests_total{caller="portal-bff",scope="video",status="200"} 1'], 'one')
-  t.match(metrics, /^vi_broker_evictions_total\{caller="ops-bff",scope="all",status="200"\} 1$/m)
-  t.match(metrics, /^vi_broker_evictions_total\{caller="ops-bff",scope="video",status="200"\} 1$/m)
-  t.match(metrics, /^vi_broker_evictions_total\{caller="portal-bff",scope="video",status="403"\} 1$/m)
+  t.same(
+    requests,
+    ['vi_broker_token_requests_total{caller="portal-bff",scope="video",status="200",account="default"} 1'],
+    'one'
+  )
+  t.match(metrics, /^vi_broker_evictions_total\{caller="ops-bff",scope="all",status="200",account="default"\} 1$/m)
+  t.match(metrics, /^vi_broker_evictions_total\{caller="ops-bff",scope="video",status="200",account="default"\} 1$/m)
+  t.match(metrics, /^vi_broker_evictions_total\{caller="portal-bff",scope="video",status="403",account="default"\} 1$/m)
 })

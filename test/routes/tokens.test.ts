@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose'
 import t from 'tap'
 import { build } from '../helper.js'
-import { fakeArm } from '../support/fake-arm.js'
+import { FAKE_ACCOUNT, fakeArm } from '../support/fake-arm.js'
 import { fakeClock } from '../support/fake-clock.js'
 import { aviToken, callerToken, TEST_SECRET } from '../support/tokens.js'
 
@@ -12,8 +12,23 @@ t.test('an allowed caller gets a Video token, with no-store and a request id', a
   t.equal(response.headers['cache-control'], 'no-store')
   t.match(response.headers['x-request-id'], /^[0-9a-f-]{36}$/)
   const body = response.json()
-  t.same(Object.keys(body).sort(), ['accessToken', 'accountName', 'expiresOn', 'scope', 'videoId'])
+  t.same(Object.keys(body).sort(), ['accessToken', 'account', 'accountName', 'embed', 'expiresOn', 'scope', 'videoId'])
   t.match(body, { scope: 'Video', videoId: 'abc123', accountName: 'contosto-azurevideoindexer' })
+  t.same(
+    body.account,
+    {
+      alias: 'default',
+      accountName: 'contosto-azurevideoindexer',
+      accountId: FAKE_ACCOUNT.accountId,
+      location: 'northeurope'
+    },
+    "Accounts_Get's id, and its location (NorthEurope) in lower case"
+  )
+  const player = new URL(body.embed.player)
+  t.equal(player.origin + player.pathname, `https://www.videoindexer.ai/embed/player/${FAKE_ACCOUNT.accountId}/abc123/`)
+  t.equal(player.searchParams.get('accessToken'), body.accessToken)
+  t.equal(player.searchParams.get('location'), 'northeurope')
+  t.match(body.embed.insights, `https://www.videoindexer.ai/embed/insights/${FAKE_ACCOUNT.accountId}/abc123/?accessToken=`)
   t.equal(body.expiresOn, new Date((decodeJwt(body.accessToken).exp as number) * 1000).toISOString())
 })
 

@@ -1,0 +1,107 @@
+// Several accounts in one app (fake ARM): metadata that is not read yet, status, explain, eviction per alias,
+// and ACCOUNTS_FILE reloads (SIGHUP).
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { HttpClient } from '@azure/core-rest-pipeline'
+import t from 'tap'
+import { build } from '../helper.js'
+import { FAKE_ACCOUNT, fakeArm } from '../support/fake-arm.js'
+import { aviToken, callerToken } from '../support/tokens.js'
+
+const SUB = 'b04775c3-63fa-40f3-9430-139d2e5522d3'
+const entry = (accountName: string) => ({ subscriptionId: SUB, resourceGroup: 'media', accountName })
+const POLICY = {
+  callers: {
+    'portal-bff': { allow: [{ scope: 'video', account: '*' }] },
+    'ops-bff': { allow: [], admin: true }
+  }
+}
+const NO_AVI = { AVI_SUBSCRIPTION_ID: undefined, AVI_RESOURCE_GROUP: undefined, AVI_ACCOUNT_NAME: undefined }
+
+/** Fake ARM whose Accounts_Get fails `failures` times before the usual answer. */
+function armWithFailingReads (failures: number): HttpClient {
+  const inner = fakeArm(async () => ({
+    status: 200,
+    body: { accessToken: await aviToken(Math.floor(Date.now() / 1000) + 3600) }
+  }))
+  let left = failures
+  return {
+    sendRequest: async (request) => {
+      if (request.method === 'GET' && left-- > 0) {
+        const bodyAsText = '{"error":{"code":"InternalServerError"}}'
+        return { request, status: 500, headers: request.headers, bodyAsText }
+      }
+      return inner.client.sendRequest(request)
+    }
+  }
+}
+
+async function setup (t: Parameters<typeof build>[0], failures = 0) {
+  const file = join(t.testdir({}), 'accounts.json')
+  await writeFile(file, JSON.stringify({ default: 'eu', accounts: { eu: entry('vi-eu'), us: entry('vi-us') } }))
+  const built = await build(t, {
+    env: { ...NO_AVI, ACCOUNTS_FILE: file },
+    policy: POLICY,
+    armHttpClient: armWithFailingReads(failures),
+    accountMetadataRetryMs: 1
+  })
+  return { ...built, file, portal: await callerToken('portal-bff'), ops: await callerToken('ops-bff') }
+}
+
+t.test('until Accounts_Get answers: no account fields, embed URLs 503, failed reads counted', async (t) => {
+  const { request, app, portal, ops } = await setup(t, 1_000_000)
+  const token = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
+  t.equal(token.statusCode, 200)
+  t.notOk('account' in token.json() || 'embed' in token.json(), 'omitted until known')
+  const embed = await request({ url: '/accounts/us/embed/player/v1', token: portal })
+  t.equal(embed.statusCode, 503)
+  t.equal(embed.json().error.code, 'ACCOUNT_METADATA_PENDING')
+  t.equal(embed.headers['retry-after'], '5')
+  const metrics = await (await app.metricsRegistry()).metrics()
+  t.match(metrics, /vi_broker_account_metadata_reads_total\{account="us",result="failed"\} [1-9]/)
+  const status = await request({ url: '/status', token: ops })
+  t.match(status.json().accounts, [
+    { alias: 'eu', accountName: 'vi-eu', metadata: null },
+    { alias: 'us', accountName: 'vi-us', metadata: null }
+  ])
+  t.ok(status.json().accounts[0].failedReads > 0)
+})
+
+t.test('once read: /status shows each account id, location and age; eviction and explain per alias', async (t) => {
+  const { request, app, portal, ops, file } = await setup(t, 2)
+  let status = await request({ url: '/status', token: ops })
+  for (let i = 0; i < 200 && status.json().accounts.some((a: { metadata: unknown }) => a.metadata === null); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    status = await request({ url: '/status', token: ops })
+  }
+  t.match(status.json().accounts, [
+    { alias: 'eu', metadata: { accountId: FAKE_ACCOUNT.accountId, location: 'northeurope' }, failedReads: 0 },
+    { alias: 'us', metadata: { accountId: FAKE_ACCOUNT.accountId, location: 'northeurope' } }
+  ])
+  await request({ url: '/accounts/us/tokens/video/v1', token: portal })
+  await request({ url: '/tokens/video/v1', token: portal })
+  t.same((await request({ method: 'DELETE', url: '/accounts/us/cache/video/v1', token: ops })).json(), { evicted: 1 })
+  t.same((await request({ method: 'DELETE', url: '/accounts/us/cache', token: ops })).json(), { evicted: 0 })
+  const evictDefault = await request({ method: 'DELETE', url: '/cache', token: ops })
+  t.same(evictDefault.json(), { evicted: 1 }, 'the default account kept its own')
+  const evictUnknown = await request({ method: 'DELETE', url: '/accounts/ap/cache', token: ops })
+  t.equal(evictUnknown.json().error.code, 'UNKNOWN_ACCOUNT')
+  const explain = (query: string) => request({ url: `/policy/explain?caller=portal-bff&scope=${query}`, token: ops })
+  t.match((await explain('video&id=v1&account=us')).json(), { decision: 'allow' })
+  t.match((await explain('video&id=v1&account=vi-us')).json(), { decision: 'allow' }, 'by ARM name too')
+  t.match((await explain('account&account=us')).json(), { decision: 'deny', reason: 'scope_not_granted' })
+  t.match((await explain('video&id=v1&account=ap')).json(), { decision: 'deny', reason: 'account_not_granted' })
+  t.match((await explain('video&id=v1')).json(), { decision: 'allow' })
+
+  // SIGHUP re-reads ACCOUNTS_FILE: a new alias appears; a bad file is rejected and the old accounts kept.
+  await writeFile(file, JSON.stringify({ default: 'eu', accounts: { eu: entry('vi-eu'), ap: entry('vi-ap') } }))
+  await app.reloadPolicy('SIGHUP')
+  t.equal((await request({ url: '/accounts/ap/tokens/video/v1', token: portal })).statusCode, 200)
+  t.equal((await request({ url: '/accounts/us/tokens/video/v1', token: portal })).statusCode, 404)
+  await writeFile(file, JSON.stringify({ default: 'nowhere', accounts: {} }))
+  await app.reloadPolicy('SIGHUP')
+  t.equal((await request({ url: '/accounts/ap/tokens/video/v1', token: portal })).statusCode, 200, 'old accounts kept')
+  const metrics = await (await app.metricsRegistry()).metrics()
+  t.match(metrics, /vi_broker_accounts_reloads_total\{result="applied"\} 1/)
+  t.match(metrics, /vi_broker_accounts_reloads_total\{result="rejected"\} 1/)
+})
