@@ -65,9 +65,9 @@ t.test('a batch answers each item in request order, as its own GET would have be
   t.equal(broker.logs.audits.length, 5, 'one record per item and one for the single request, none for the batch')
 
   const metrics = await broker.app.inject({ url: '/metrics' })
-  t.match(metrics.body, /vi_broker_token_requests_total\{caller="portal-bff",scope="video",status="200"\} 2/)
-  t.match(metrics.body, /vi_broker_token_requests_total\{caller="portal-bff",scope="project",status="403"\} 1/)
-  t.match(metrics.body, /vi_broker_token_requests_total\{caller="portal-bff",scope="account",status="403"\} 1/)
+  t.match(metrics.body, /vi_broker_token_requests_total\{caller="portal-bff",scope="video",status="200",account="default"\} 2/)
+  t.match(metrics.body, /vi_broker_token_requests_total\{caller="portal-bff",scope="project",status="403",account="default"\} 1/)
+  t.match(metrics.body, /vi_broker_token_requests_total\{caller="portal-bff",scope="account",status="403",account="default"\} 1/)
   t.notMatch(metrics.body, /scope="batch"/, 'a batch answered 200 is counted only as its items')
 })
 
@@ -132,7 +132,7 @@ t.test('a bad body refuses the whole batch, naming the first bad item; nothing i
   t.equal(broker.logs.audits.filter((a) => a.status === 200).length, 0, 'nothing was issued')
   t.match(broker.logs.audits.at(-1), { scope: 'batch', status: 400, code: 'INVALID_BATCH', batchId: null })
   const metrics = await broker.app.inject({ url: '/metrics' })
-  t.match(metrics.body, /vi_broker_token_requests_total\{caller="unknown",scope="batch",status="400"\} 20/)
+  t.match(metrics.body, /vi_broker_token_requests_total\{caller="unknown",scope="batch",status="400",account="default"\} 20/)
 })
 
 t.test('only application/json, within a body limit sized for BATCH_MAX_ITEMS', async (t) => {
