@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decisionFor, type AuditRecord, type Auditor } from '../audit.js'
 import type { Clock } from '../clock.js'
@@ -193,17 +193,17 @@ function annotate (tracing: Tracing, request: FastifyRequest, record: AuditRecor
 
 function operatorAction (request: FastifyRequest): 'status' | 'explain' | undefined {
   // A request that reached no route has no route config.
-  return (request.routeOptions.config as { action?: 'status' | 'explain' } | undefined)?.action
+  return (request.routeOptions.config as FastifyContextConfig | undefined)?.action
 }
 
 function routeScope (request: FastifyRequest): Scope | undefined {
   // A request that reached no route has no route config.
-  return (request.routeOptions.config as { scope?: Scope } | undefined)?.scope
+  return (request.routeOptions.config as FastifyContextConfig | undefined)?.scope
 }
 
 /** POST /tokens/batch, answered as a whole (not 200): its one record and count say `batch`. */
 function isBatch (request: FastifyRequest): boolean {
-  return (request.routeOptions.config as { batch?: boolean } | undefined)?.batch === true
+  return (request.routeOptions.config as FastifyContextConfig | undefined)?.batch === true
 }
 
 function upstreamRequestId (upstream: Record<string, unknown> | undefined): string | undefined {
@@ -224,5 +224,11 @@ declare module 'fastify' {
     batch: BatchOutcomes | null
     /** The account the request was for, once its route resolved it (for the audit record). */
     account: Account | null
+  }
+  interface FastifyContextConfig {
+    /** What a route serves, for its audit record: a token scope, a batch, or an operator's action. */
+    scope?: Scope
+    batch?: boolean
+    action?: 'status' | 'explain'
   }
 }

@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import type {} from '@fastify/rate-limit'
 import { batchBodyLimit, parseBatch, type BatchItem } from '../batch.js'
 import { brokerError, errorBody, type BrokerError, type ErrorCode } from '../errors.js'
 import type { Outcome } from '../plugins/audit-trail.js'
 import { logFailure, toBrokerError } from '../plugins/error-handler.js'
-import type { Policy } from '../policy.js'
 import { BEARER_SECURITY, batchRequest, batchResponse, errorResponse, UNAUTHENTICATED_RESPONSE } from '../schemas.js'
-import type { TokenCache } from '../token-cache.js'
-import type { Account } from '../token-source.js'
-import { COMMON_RESPONSES } from './tokens.js'
-import { tokenIssuer, type TokenBody } from './token-issuer.js'
+import type { Issuer, TokenBody } from './issue.js'
+import { ACCOUNT_BASES, COMMON_RESPONSES } from './tokens.js'
 
 export interface BatchRoutesOptions {
-  account: Account
-  policy: () => Policy
-  tokens: TokenCache
+  issuer: Issuer
   /** BATCH_MAX_ITEMS. */
   maxItems: number
 }
@@ -37,15 +33,15 @@ const ITEM_CODES: ErrorCode[] = [
 type ItemAnswer = ({ status: 200 } & TokenBody) | { status: number; error: ReturnType<typeof errorBody>['error'] }
 
 /**
- * POST /tokens/batch: many token requests in one body, each answered as its own request would be. Each
- * item is rate limited, authorised, counted and audited as a request of its own (audit-trail.ts writes
- * the records of request.batch); all items start at once, so they mint concurrently, within
- * ARM_MAX_CONCURRENCY and their shared ARM_TIMEOUT_MS deadline, and duplicates join one mint.
+ * POST /tokens/batch (default account) and /accounts/{alias}/tokens/batch: many token requests in one body,
+ * each answered as its own request would be. Each item is rate limited, authorised, counted and audited as a
+ * request of its own (audit-trail.ts writes the records of request.batch); all items start at once, so they
+ * mint concurrently, within ARM_MAX_CONCURRENCY and their shared ARM_TIMEOUT_MS deadline, and duplicates join
+ * one mint.
  */
 export default async function batchRoutes (parent: FastifyInstance, options: BatchRoutesOptions) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { account, maxItems } = options
-  const issueToken = tokenIssuer(options)
+  const { issuer, maxItems } = options
   // The caller routes' own limiter and counters: an item costs what a single request costs.
   const rateLimit = app.createRateLimit()
 
@@ -71,8 +67,9 @@ export default async function batchRoutes (parent: FastifyInstance, options: Bat
     throw error
   })
 
-  app.post(
-    '/tokens/batch',
+  for (const base of ACCOUNT_BASES) {
+    app.post(
+    `${base.prefix}/tokens/batch`,
     {
       bodyLimit: batchBodyLimit(maxItems),
       // Each item is charged to the caller's rate limit, not the batch (see answer below).
@@ -81,13 +78,14 @@ export default async function batchRoutes (parent: FastifyInstance, options: Bat
       validatorCompiler: () => () => true,
       schema: {
         tags: ['tokens'],
-        summary: 'Get many tokens at once',
+        summary: `Get many tokens of ${base.of} at once`,
         description:
           `Up to BATCH_MAX_ITEMS (here ${maxItems}) token requests, each answered in its slot, in order, with ` +
           'the status and body its own GET would have had. Each item is authorised, rate limited and audited ' +
           'as a request of its own; duplicates share one mint. A fault in any item refuses the whole batch ' +
           '(400 INVALID_BATCH, naming the item).',
         security: BEARER_SECURITY,
+        ...(base.prefix ? { params: Type.Object(base.params) } : {}),
         body: batchRequest(maxItems),
         response: {
           200: batchResponse(ITEM_CODES),
@@ -97,6 +95,7 @@ export default async function batchRoutes (parent: FastifyInstance, options: Bat
           ),
           401: UNAUTHENTICATED_RESPONSE,
           413: errorResponse(['BODY_TOO_LARGE'], 'The body is larger than a batch of BATCH_MAX_ITEMS requests'),
+          ...base.responses,
           415: errorResponse(['UNSUPPORTED_MEDIA_TYPE'], 'The body is not application/json'),
           429: COMMON_RESPONSES[429],
           503: errorResponse(
@@ -106,10 +105,13 @@ export default async function batchRoutes (parent: FastifyInstance, options: Bat
         }
       }
     },
-    (request, reply) => answer(request, reply, account)
-  )
+    answer
+    )
+  }
 
-  async function answer (request: FastifyRequest, reply: FastifyReply, account: Account) {
+  async function answer (request: FastifyRequest, reply: FastifyReply) {
+    // An alias that names no account refuses the whole batch.
+    issuer.accountOf(request)
     let items: BatchItem[]
     try {
       items = parseBatch(request.body, maxItems)
@@ -122,7 +124,7 @@ export default async function batchRoutes (parent: FastifyInstance, options: Bat
     // hands concurrent increments one shared counter object, so they must not overlap.)
     const limits: Array<BrokerError | undefined> = []
     for (let index = 0; index < items.length; index++) limits.push(await charge(request))
-    const answered = await Promise.all(items.map((item, index) => answerItem(request, account, item, limits[index])))
+    const answered = await Promise.all(items.map((item, index) => answerItem(request, item, limits[index])))
     const id = randomUUID()
     request.batch = { id, items: answered.map(({ outcome }) => outcome) }
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
@@ -131,13 +133,12 @@ export default async function batchRoutes (parent: FastifyInstance, options: Bat
 
   async function answerItem (
     request: FastifyRequest,
-    account: Account,
     { scope, id }: BatchItem,
     limited: BrokerError | undefined
   ): Promise<{ outcome: Outcome; result: ItemAnswer }> {
     try {
       if (limited) throw limited
-      const { result, body } = await issueToken(request, account, scope, id)
+      const { result, body } = await issuer.issue(request, scope, id)
       return {
         outcome: { scope, resourceId: id, status: 200, error: null, issued: result },
         result: { status: 200, ...body }

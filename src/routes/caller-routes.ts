@@ -79,11 +79,10 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
       : {})
   })
 
-  const issuer = createIssuer({ accounts, policy, tokens, metadata: options.metadata })
-  await app.register(tokenRoutes, { issuer, webBaseUrl: options.webBaseUrl })
+  const issuer = createIssuer({ accounts, policy, tokens, metadata: options.metadata, webBaseUrl: options.webBaseUrl })
+  await app.register(tokenRoutes, { issuer })
   await app.register(embedRoutes, { issuer, webBaseUrl: options.webBaseUrl })
-  // Batches are of the default account (as it was when the routes were registered).
-  await app.register(batchRoutes, { account: accounts().default, policy, tokens, maxItems: options.batchMaxItems })
+  await app.register(batchRoutes, { issuer, maxItems: options.batchMaxItems })
   await app.register(cacheRoutes, { accounts, policy, tokens })
   await app.register(operationsRoutes, { accounts, policy, status: options.status })
 }

@@ -14,7 +14,10 @@ const METADATA_RETRY_SECONDS = 5
  * GET /embed/{widget}/{videoId} (default account) and /accounts/{alias}/embed/{widget}/{videoId}: one widget
  * URL with a Video-scope token, authorised as GET .../tokens/video/{videoId} is.
  */
-export default async function embedRoutes (parent: FastifyInstance, options: { issuer: Issuer; webBaseUrl: string }) {
+export default async function embedRoutes (
+  parent: FastifyInstance,
+  options: { issuer: Issuer; webBaseUrl: string }
+) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { issuer, webBaseUrl } = options
   for (const base of ACCOUNT_BASES) {

@@ -3,8 +3,9 @@ import type { AccountMetadataStore, KnownMetadata } from '../account-metadata.js
 import type { Accounts } from '../accounts.js'
 import { callerOf } from '../caller.js'
 import { brokerError } from '../errors.js'
+import { embedUrl } from '../embed.js'
 import type { Policy } from '../policy.js'
-import type { Scope } from '../scope.js'
+import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
 import type { CacheResult, TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
 
@@ -14,6 +15,8 @@ export interface IssueOptions {
   /** The first tier of the token path: the in-process cache, then the shared cache and ARM. */
   tokens: TokenCache
   metadata: AccountMetadataStore
+  /** VI_WEB_BASE_URL: where Video-scope answers' embed URLs point. */
+  webBaseUrl: string
 }
 
 export interface Issued {
@@ -34,10 +37,27 @@ export function accountOf (request: FastifyRequest, accounts: Accounts): Account
   return account
 }
 
-/** The policy decides for this caller, scope, id and account; then the cache (or ARM) answers. */
+/** The fields of a token answer (tokenResponse in schemas.ts): a token route's body, and a batch item's. */
+export interface TokenBody {
+  accessToken: string
+  scope: 'Account' | 'Project' | 'Video'
+  videoId?: string
+  projectId?: string
+  accountName: string
+  expiresOn: string
+  account?: ReturnType<typeof accountFields>
+  embed?: { player: string; insights: string }
+}
+
+/**
+ * The policy decides for this caller, scope, id and account; then the cache (or ARM) answers. A token
+ * route and each item of a batch go through issue(); the embed routes use its steps.
+ */
 export function createIssuer (options: IssueOptions) {
-  const { accounts, policy, tokens, metadata } = options
-  return {
+  const { accounts, policy, tokens, metadata, webBaseUrl } = options
+  const issuer = {
+    /** The request's account (404 UNKNOWN_ACCOUNT for an alias that names none). */
+    accountOf: (request: FastifyRequest): Account => accountOf(request, accounts()),
     /** Authorises the request and resolves its account, before anything is minted. */
     authorise (request: FastifyRequest, scope: Scope, id: string | undefined): Account {
       const served = accounts()
@@ -61,7 +81,37 @@ export function createIssuer (options: IssueOptions) {
       request.issued = result
       return { account, result, metadata: metadata.get(account) }
     },
-    metadataOf: (account: Account) => metadata.get(account)
+    metadataOf: (account: Account) => metadata.get(account),
+    /** Authorises, then mints (or reads the cache), and answers with the token's fields. */
+    async issue (request: FastifyRequest, scope: Scope, id: string | undefined) {
+      const account = issuer.authorise(request, scope, id)
+      const issued = await issuer.mint(request, account, scope, id)
+      return { result: issued.result, body: tokenBody(scope, id, issued, webBaseUrl) }
+    }
+  }
+  return issuer
+}
+
+function tokenBody (scope: Scope, id: string | undefined, issued: Issued, webBaseUrl: string): TokenBody {
+  const { account, result, metadata: known } = issued
+  const { accessToken } = result.token
+  return {
+    accessToken,
+    scope: ARM_SCOPE_NAMES[scope],
+    ...(scope === 'video' ? { videoId: id as string } : {}),
+    ...(scope === 'project' ? { projectId: id as string } : {}),
+    accountName: account.name,
+    expiresOn: new Date(result.token.expiresAt).toISOString(),
+    // Once Accounts_Get has answered: what a page needs to show the video, besides the token.
+    ...(known ? { account: accountFields(account, known) } : {}),
+    ...(known && scope === 'video'
+      ? {
+          embed: {
+            player: embedUrl(webBaseUrl, 'player', known, id as string, accessToken),
+            insights: embedUrl(webBaseUrl, 'insights', known, id as string, accessToken)
+          }
+        }
+      : {})
   }
 }
 

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/swagger'
 import { Type } from 'typebox'
-import { embedUrl } from '../embed.js'
 import { brokerError, type ErrorCode } from '../errors.js'
 import {
   ALIAS_PARAM,
@@ -14,14 +13,8 @@ import {
   UNAUTHENTICATED_RESPONSE,
   UNKNOWN_ACCOUNT_RESPONSE
 } from '../schemas.js'
-import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
-import { accountFields, type Issuer } from './issue.js'
-
-export interface TokenRoutesOptions {
-  issuer: Issuer
-  /** VI_WEB_BASE_URL: where Video-scope responses' embed URLs point. */
-  webBaseUrl: string
-}
+import type { Scope } from '../scope.js'
+import type { Issuer } from './issue.js'
 
 /** The 503 codes of any route that mints. */
 export const UNAVAILABLE_CODES: ErrorCode[] = [
@@ -63,33 +56,14 @@ export const ACCOUNT_BASES = [
 ] as const
 
 /** The token routes, for the default account (/tokens/...) and for each alias (/accounts/{alias}/tokens/...). */
-export default async function tokenRoutes (parent: FastifyInstance, options: TokenRoutesOptions) {
+export default async function tokenRoutes (parent: FastifyInstance, options: { issuer: Issuer }) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { issuer, webBaseUrl } = options
+  const { issuer } = options
 
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
-    const account = issuer.authorise(request, scope, id)
-    const { result, metadata } = await issuer.mint(request, account, scope, id)
+    const { body } = await issuer.issue(request, scope, id)
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    const { accessToken } = result.token
-    return {
-      accessToken,
-      scope: ARM_SCOPE_NAMES[scope],
-      ...(scope === 'video' ? { videoId: id } : {}),
-      ...(scope === 'project' ? { projectId: id } : {}),
-      accountName: account.name,
-      expiresOn: new Date(result.token.expiresAt).toISOString(),
-      // Once Accounts_Get has answered: what a page needs to show the video, besides the token.
-      ...(metadata ? { account: accountFields(account, metadata) } : {}),
-      ...(metadata && scope === 'video'
-        ? {
-            embed: {
-              player: embedUrl(webBaseUrl, 'player', metadata, id as string, accessToken),
-              insights: embedUrl(webBaseUrl, 'insights', metadata, id as string, accessToken)
-            }
-          }
-        : {})
-    }
+    return body
   }
 
   for (const base of ACCOUNT_BASES) {

@@ -105,3 +105,35 @@ t.test('once read: /status shows each account id, location and age; eviction and
   t.match(metrics, /vi_broker_accounts_reloads_total\{result="applied"\} 1/)
   t.match(metrics, /vi_broker_accounts_reloads_total\{result="rejected"\} 1/)
 })
+
+t.test('a batch of an alias: its items are of that account, with its fields and embed URLs', async (t) => {
+  const { request, logs, portal, ops } = await setup(t)
+  for (let i = 0; i < 200; i++) {
+    const status = await request({ url: '/status', token: ops })
+    if (status.json().accounts.every((a: { metadata: unknown }) => a.metadata !== null)) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  const post = (url: string) =>
+    request({
+      method: 'POST',
+      url,
+      token: portal,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ requests: [{ scope: 'video', id: 'v1' }, { scope: 'account' }] })
+    })
+  const response = await post('/accounts/us/tokens/batch')
+  t.equal(response.statusCode, 200)
+  const [video, account] = response.json().results
+  logs.secret(video.accessToken)
+  t.match(video, { status: 200, accountName: 'vi-us', account: { alias: 'us', accountId: FAKE_ACCOUNT.accountId } })
+  t.match(video.embed.player, /\/embed\/player\/.+\/v1\/\?accessToken=/)
+  t.match(account, { status: 403, error: { code: 'POLICY_DENIED' } }, 'Account scope is granted per alias only')
+  const items = logs.audits.filter((a) => a.batchId === response.json().batchId)
+  t.same(items.map((a) => a.alias), ['us', 'us'], 'each record names the alias')
+  const unknown = await post('/accounts/ap/tokens/batch')
+  t.equal(unknown.statusCode, 404)
+  t.equal(unknown.json().error.code, 'UNKNOWN_ACCOUNT')
+  const byDefault = await post('/tokens/batch')
+  t.match(byDefault.json().results[0], { accountName: 'vi-eu', account: { alias: 'eu' } })
+  logs.secret(byDefault.json().results[0].accessToken)
+})

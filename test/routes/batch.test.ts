@@ -41,7 +41,11 @@ t.test('a batch answers each item in request order, as its own GET would have be
   t.match(batchId, /^[0-9a-f-]{36}$/)
   t.same(results.map((r: { status: number }) => r.status), [200, 200, 403, 403])
   t.match(results[0], { scope: 'Video', videoId: 'a1', accountName: 'contosto-azurevideoindexer' })
-  t.same(Object.keys(results[0]).sort(), ['accessToken', 'accountName', 'expiresOn', 'scope', 'status', 'videoId'])
+  t.same(
+    Object.keys(results[0]).sort(),
+    ['accessToken', 'account', 'accountName', 'embed', 'expiresOn', 'scope', 'status', 'videoId'],
+    "a GET's fields, the account's and the embed URLs included, and the item's status"
+  )
   t.match(results[1], { scope: 'Project', projectId: '07ec9e38d4' })
   t.same(results[2], {
     status: 403,
