@@ -36,10 +36,11 @@ function armWithFailingReads (failures: number): HttpClient {
   }
 }
 
-async function setup (t: Parameters<typeof build>[0], failures = 0) {
+async function setup (t: Parameters<typeof build>[0], failures = 0, watch = false) {
   const file = join(t.testdir({}), 'accounts.json')
   await writeFile(file, JSON.stringify({ default: 'eu', accounts: { eu: entry('vi-eu'), us: entry('vi-us') } }))
   const built = await build(t, {
+    watchPolicy: watch,
     env: { ...NO_AVI, ACCOUNTS_FILE: file },
     policy: POLICY,
     armHttpClient: armWithFailingReads(failures),
@@ -136,4 +137,16 @@ t.test('a batch of an alias: its items are of that account, with its fields and 
   const byDefault = await post('/tokens/batch')
   t.match(byDefault.json().results[0], { accountName: 'vi-eu', account: { alias: 'eu' } })
   logs.secret(byDefault.json().results[0].accessToken)
+})
+
+t.test('a broker that watches its files re-reads ACCOUNTS_FILE when it changes', async (t) => {
+  const { request, portal, file } = await setup(t, 0, true)
+  t.equal((await request({ url: '/accounts/ap/tokens/video/v1', token: portal })).statusCode, 404)
+  await writeFile(file, JSON.stringify({ default: 'eu', accounts: { eu: entry('vi-eu'), ap: entry('vi-ap') } }))
+  let status = 404
+  for (let i = 0; i < 200 && status !== 200; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    status = (await request({ url: '/accounts/ap/tokens/video/v1', token: portal })).statusCode
+  }
+  t.equal(status, 200, 'the new alias is served without a SIGHUP')
 })
