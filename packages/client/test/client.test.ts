@@ -2,7 +2,7 @@
 // Retry-After, 403 and 401 handling.
 import t from 'tap'
 import { BrokerError, createBrokerClient } from '../src/index.js'
-import { countingFetch, liveBroker } from './support/broker.js'
+import { countingFetch, liveBroker, needsRoute } from './support/broker.js'
 
 // The broker hands ARM's 503 straight back (no retries of its own), so the client's retry is what is tested.
 const live = await liveBroker(t, { ARM_MAX_RETRIES: '0' })
@@ -199,4 +199,49 @@ t.test('clear() forgets every cached token', async (t) => {
   broker.clear()
   live.secret((await broker.videoToken('cl3ar')).accessToken)
   t.equal(requests.length, 2)
+})
+
+const embed = needsRoute('/embed/player/{videoId}')
+
+t.test('embedUrl answers the widget URL the broker built, with its options, and keeps it', embed, async (t) => {
+  const { broker, requests } = client()
+  const player = await broker.embedUrl('player', '07ec9e38d4', { t: 30, captions: 'en-US', autoplay: false })
+  live.secret(new URL(player.url).searchParams.get('accessToken') ?? '')
+  t.match(player, { videoId: '07ec9e38d4', url: /\/embed\/player\/[^/]+\/07ec9e38d4\/\?/ })
+  t.equal(new URL(player.url).searchParams.get('t'), '30')
+  const asked = requests.length
+  t.same(await broker.embedUrl('player', '07ec9e38d4', { t: 30, captions: 'en-US', autoplay: false }), player)
+  t.equal(requests.length, asked, 'the second call made no request')
+  t.match(requests.at(-1), 'GET /embed/player/07ec9e38d4?autoplay=false&captions=en-US&t=30')
+  const insights = await broker.embedUrl('insights', '07ec9e38d4', { widgets: ['people', 'keywords'] })
+  live.secret(new URL(insights.url).searchParams.get('accessToken') ?? '')
+  t.match(insights.url, /\/embed\/insights\/.*widgets=people%2Ckeywords/)
+})
+
+t.test('an unknown widget option is refused by the broker, naming it', embed, async (t) => {
+  const { broker } = client()
+  const error = await refusal(broker.embedUrl('player', '07ec9e38d4', { bogus: '1' } as never))
+  t.match(error, { status: 400, code: 'INVALID_EMBED_OPTION', message: /bogus/ })
+})
+
+const batch = needsRoute('/tokens/batch')
+
+t.test('batch answers one result per request, in order, and keeps its tokens', batch, async (t) => {
+  const { broker, requests } = client()
+  const results = await broker.batch([
+    { scope: 'video', id: 'b4tch1' },
+    { scope: 'project', id: 'not-allowed' },
+    { scope: 'account' },
+    { scope: 'video', id: 'b4tch2' }
+  ])
+  for (const result of results) if ('accessToken' in result) live.secret(result.accessToken)
+  t.match(results, [
+    { status: 200, scope: 'Video', videoId: 'b4tch1' },
+    { status: 403, error: { code: 'POLICY_DENIED' } },
+    { status: 403, error: { code: 'POLICY_DENIED' } },
+    { status: 200, scope: 'Video', videoId: 'b4tch2' }
+  ])
+  const kept = await broker.videoToken('b4tch2')
+  t.equal(kept.accessToken, (results[3] as { accessToken: string }).accessToken)
+  t.same(requests, ['POST /tokens/batch'], 'the batch token was kept: no request for it')
 })
