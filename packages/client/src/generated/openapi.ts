@@ -248,7 +248,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Over this caller's rate limit from the policy; retry after Retry-After seconds. Codes: RATE_LIMITED */
+                /** @description Over this caller's rate limit, or (for a token not cached) its mint budget, from the policy; retry after Retry-After seconds. Codes: RATE_LIMITED, MINT_BUDGET_EXCEEDED */
                 429: {
                     headers: {
                         /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
@@ -272,7 +272,7 @@ export interface paths {
                                  * @description A stable code from the error catalogue (see ErrorCode)
                                  * @enum {unknown}
                                  */
-                                code: "RATE_LIMITED";
+                                code: "RATE_LIMITED" | "MINT_BUDGET_EXCEEDED";
                                 message: string;
                                 /** @description Safe upstream facts, such as the error code ARM answered with */
                                 details?: {
@@ -558,7 +558,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Over this caller's rate limit from the policy; retry after Retry-After seconds. Codes: RATE_LIMITED */
+                /** @description Over this caller's rate limit, or (for a token not cached) its mint budget, from the policy; retry after Retry-After seconds. Codes: RATE_LIMITED, MINT_BUDGET_EXCEEDED */
                 429: {
                     headers: {
                         /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
@@ -582,7 +582,7 @@ export interface paths {
                                  * @description A stable code from the error catalogue (see ErrorCode)
                                  * @enum {unknown}
                                  */
-                                code: "RATE_LIMITED";
+                                code: "RATE_LIMITED" | "MINT_BUDGET_EXCEEDED";
                                 message: string;
                                 /** @description Safe upstream facts, such as the error code ARM answered with */
                                 details?: {
@@ -871,7 +871,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Over this caller's rate limit from the policy; retry after Retry-After seconds. Codes: RATE_LIMITED */
+                /** @description Over this caller's rate limit, or (for a token not cached) its mint budget, from the policy; retry after Retry-After seconds. Codes: RATE_LIMITED, MINT_BUDGET_EXCEEDED */
                 429: {
                     headers: {
                         /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
@@ -895,7 +895,7 @@ export interface paths {
                                  * @description A stable code from the error catalogue (see ErrorCode)
                                  * @enum {unknown}
                                  */
-                                code: "RATE_LIMITED";
+                                code: "RATE_LIMITED" | "MINT_BUDGET_EXCEEDED";
                                 message: string;
                                 /** @description Safe upstream facts, such as the error code ARM answered with */
                                 details?: {
@@ -1984,6 +1984,7 @@ export interface components {
          *     - `POLICY_DENIED` (403): The caller is not allowed this scope or id
          *     - `ADMIN_REQUIRED` (403): Only a caller marked admin in the policy may evict cached tokens or read the status and policy explanations
          *     - `RATE_LIMITED` (429): Too many requests from this caller; retry later
+         *     - `MINT_BUDGET_EXCEEDED` (429): This caller has used its policy's budget of new tokens; cached tokens are still served; retry later
          *     - `INVALID_REQUEST` (400): The request is not valid HTTP or its URL cannot be decoded
          *     - `HEADERS_TOO_LARGE` (431): The request has too many headers, or headers too large
          *     - `BODY_NOT_ALLOWED` (413): The API takes no request body
@@ -2007,7 +2008,7 @@ export interface components {
          *     - `INTERNAL_ERROR` (500): An unexpected error occurred
          * @enum {string}
          */
-        ErrorCode: "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "AUTH_NO_CALLER" | "POLICY_DENIED" | "ADMIN_REQUIRED" | "RATE_LIMITED" | "INVALID_REQUEST" | "HEADERS_TOO_LARGE" | "BODY_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "INVALID_ID" | "INVALID_QUERY" | "MISSING_ID" | "UNEXPECTED_ID" | "UNKNOWN_SCOPE" | "NOT_FOUND" | "ARM_ERROR" | "ARM_THROTTLED" | "ARM_UNAVAILABLE" | "IDENTITY_UNAVAILABLE" | "JWKS_UNAVAILABLE" | "ARM_TIMEOUT" | "AUDIT_UNAVAILABLE" | "EVICTION_INCOMPLETE" | "OVERLOADED" | "NOT_READY" | "INTERNAL_ERROR";
+        ErrorCode: "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "AUTH_NO_CALLER" | "POLICY_DENIED" | "ADMIN_REQUIRED" | "RATE_LIMITED" | "MINT_BUDGET_EXCEEDED" | "INVALID_REQUEST" | "HEADERS_TOO_LARGE" | "BODY_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "INVALID_ID" | "INVALID_QUERY" | "MISSING_ID" | "UNEXPECTED_ID" | "UNKNOWN_SCOPE" | "NOT_FOUND" | "ARM_ERROR" | "ARM_THROTTLED" | "ARM_UNAVAILABLE" | "IDENTITY_UNAVAILABLE" | "JWKS_UNAVAILABLE" | "ARM_TIMEOUT" | "AUDIT_UNAVAILABLE" | "EVICTION_INCOMPLETE" | "OVERLOADED" | "NOT_READY" | "INTERNAL_ERROR";
     };
     responses: never;
     parameters: never;
