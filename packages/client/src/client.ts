@@ -4,7 +4,7 @@ import { callerToken, type CallerCredential } from './caller-credential.js'
 import { createSingleFlightCache } from './single-flight-cache.js'
 import type {
   BatchRequest,
-  BatchResult,
+  BatchResponse,
   EmbedUrlResponse,
   InsightsOptions,
   PlayerOptions,
@@ -46,7 +46,7 @@ export interface BrokerClient {
   embedUrl(widget: 'player', videoId: string, options?: PlayerOptions & AccountOption): Promise<EmbedUrlResponse>
   embedUrl(widget: 'insights', videoId: string, options?: InsightsOptions & AccountOption): Promise<EmbedUrlResponse>
   /** Many tokens in one request; each result has its own status. Tokens it returns are cached too. */
-  batch(requests: readonly BatchRequest[], options?: AccountOption): Promise<BatchResult[]>
+  batch(requests: readonly BatchRequest[], options?: AccountOption): Promise<BatchResponse>
   /** Forgets every cached token and embed URL. */
   clear(): void
 }
@@ -134,13 +134,13 @@ export function createBrokerClient (options: BrokerClientOptions): BrokerClient 
       if (!Array.isArray(body?.results) || body.results.length !== requests.length) {
         throw new BrokerError(200, 'INVALID_RESPONSE', 'The broker answered a batch without one result per request')
       }
-      const results = body.results as BatchResult[]
-      results.forEach((result, index) => {
+      const batch = body as BatchResponse
+      batch.results.forEach((result, index) => {
         const request = requests[index] as BatchRequest
         const path = request.scope === 'account' ? '/tokens/account' : `/tokens/${request.scope}/${request.id}`
-        if (result.status === 200) cache.set(`token ${prefix}${path}`, result as TokenResponse)
+        if ('accessToken' in result) cache.set(`token ${prefix}${path}`, result)
       })
-      return results
+      return batch
     },
     clear: () => cache.clear()
   }

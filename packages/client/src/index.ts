@@ -5,6 +5,7 @@ export type { ClientErrorCode } from './broker-error.js'
 export type { CallerCredential, TokenCredentialLike } from './caller-credential.js'
 export type {
   BatchRequest,
+  BatchResponse,
   BatchResult,
   EmbedUrlResponse,
   ErrorCode,

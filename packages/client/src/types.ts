@@ -52,7 +52,8 @@ export type WidgetOptions = Record<string, OptionValue | undefined>
 /** One item of a batch: Account scope takes no id. */
 export type BatchRequest = { scope: 'video' | 'project'; id: string } | { scope: 'account' }
 
-/** One answer of a batch, in request order: the token, or the error its own request would have had. */
-export type BatchResult =
-  | ({ status: 200 } & TokenResponse)
-  | { status: number; error: { code: ErrorCode | (string & {}); message: string } }
+/** The batch route's 200 body: `batchId` (shared by the items' audit records) and one result per request. */
+export type BatchResponse = Json<paths['/tokens/batch']['post']>
+
+/** One answer of a batch, in request order: `status` 200 and the token, or the error its own request would have had. */
+export type BatchResult = BatchResponse['results'][number]

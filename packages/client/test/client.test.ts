@@ -228,13 +228,14 @@ const batch = needsRoute('/tokens/batch')
 
 t.test('batch answers one result per request, in order, and keeps its tokens', batch, async (t) => {
   const { broker, requests } = client()
-  const results = await broker.batch([
+  const { batchId, results } = await broker.batch([
     { scope: 'video', id: 'b4tch1' },
     { scope: 'project', id: 'not-allowed' },
     { scope: 'account' },
     { scope: 'video', id: 'b4tch2' }
   ])
   for (const result of results) if ('accessToken' in result) live.secret(result.accessToken)
+  t.type(batchId, 'string')
   t.match(results, [
     { status: 200, scope: 'Video', videoId: 'b4tch1' },
     { status: 403, error: { code: 'POLICY_DENIED' } },
