@@ -2,26 +2,25 @@
 import type { Test } from 'tap'
 import { createBrokerClient } from '@vi-token-broker/client'
 import { buildBff, SAMPLE_VIDEOS } from '../../examples/bff/src/app.js'
-import { build, emulatorFor } from '../helper.js'
-import type { Emulator } from '../../src/emulator/emulator.js'
+import type { LiveBroker } from '../../packages/client/test/support/broker.js'
 
 export interface LiveBff {
   url: string
-  emulator: Emulator
   /** Every caller JWT the BFF was handed for the broker: none of them may reach a browser. */
   callerJwts: string[]
 }
 
-export async function liveBff (t: Test, options: { caller?: string; account?: string } = {}): Promise<LiveBff> {
-  const emulator = await emulatorFor(t)
-  const broker = await build(t, { emulator })
-  const brokerUrl = await broker.app.listen({ port: 0, host: '127.0.0.1' })
+/** A BFF on the broker (one broker and emulator per test file: MSAL keeps the identity endpoint per process). */
+export async function liveBff (
+  t: Test,
+  broker: LiveBroker,
+  options: { caller?: string; account?: string } = {}
+): Promise<LiveBff> {
   const callerJwts: string[] = []
   const client = createBrokerClient({
-    baseUrl: brokerUrl,
+    baseUrl: broker.url,
     credential: async () => {
-      const jwt = await emulator.mintCallerToken(options.caller ?? 'portal-bff')
-      broker.logs.secret(jwt)
+      const jwt = await broker.callerJwt(options.caller ?? 'portal-bff')
       callerJwts.push(jwt)
       return jwt
     }
@@ -33,5 +32,5 @@ export async function liveBff (t: Test, options: { caller?: string; account?: st
   })
   t.teardown(() => bff.close())
   const url = await bff.listen({ port: 0, host: '127.0.0.1' })
-  return { url, emulator, callerJwts }
+  return { url, callerJwts }
 }

@@ -66,8 +66,9 @@ function accountPrefix (account: string | undefined): string {
 
 function widgetQuery (options: WidgetOptions): string {
   const query = new URLSearchParams()
-  for (const [name, value] of Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (value === undefined) continue
+  // Sorted, so that the same options are one cache key in any order; an option given as undefined is left out.
+  const given = Object.entries(options).filter(([, value]) => value !== undefined)
+  for (const [name, value] of given.sort(([a], [b]) => a.localeCompare(b))) {
     query.set(name, Array.isArray(value) ? value.join(',') : String(value))
   }
   const text = query.toString()

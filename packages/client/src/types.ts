@@ -11,13 +11,8 @@ export type TokenResponse = Json<paths['/tokens/video/{videoId}']['get']>
 /** Every code in the broker's error catalogue. */
 export type ErrorCode = components['schemas']['ErrorCode']
 
-/** What `embedUrl` answers: the widget's URL with the token in it, and when that token expires. */
-export interface EmbedUrlResponse {
-  url: string
-  expiresOn: string
-  videoId: string
-  account?: { alias: string; accountName: string; accountId: string; location: string }
-}
+/** What `embedUrl` answers: the widget's URL with the token in it, when that token expires, and the account. */
+export type EmbedUrlResponse = Json<paths['/embed/player/{videoId}']['get']>
 
 export type Widget = 'player' | 'insights'
 

@@ -1,5 +1,4 @@
 // A real broker on a loopback port, wired to the bundled emulator, for the client's tests.
-import { readFileSync } from 'node:fs'
 import type { Test } from 'tap'
 import { build, emulatorFor } from '../../../../test/helper.js'
 import type { Emulator } from '../../../../src/emulator/emulator.js'
@@ -27,15 +26,6 @@ export async function liveBroker (t: Test, env: Record<string, string> = {}): Pr
     },
     secret: (value) => broker.logs.secret(value)
   }
-}
-
-const openapi = JSON.parse(readFileSync(new URL('../../../../openapi/openapi.json', import.meta.url), 'utf8')) as {
-  paths: Record<string, unknown>
-}
-
-/** Test options that skip, with the reason, while the committed OpenAPI document lacks the route. */
-export function needsRoute (path: string): { skip?: string } {
-  return path in openapi.paths ? {} : { skip: `the broker has no ${path} route yet (issue 14)` }
 }
 
 /** The platform's fetch, counting the requests it sends (method, path and query). */
