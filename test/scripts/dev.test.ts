@@ -53,5 +53,9 @@ t.test('it prints its ports, and the broker logs readable lines', async (t) => {
   t.ok(bffUrl, 'the sample page URL is printed')
   const videos = (await (await fetch(`${bffUrl}/api/videos`)).json()) as { videos: unknown[] }
   t.ok(videos.videos.length > 0, 'and the page answers there')
+  const embed = await fetch(`${bffUrl}/api/videos/07ec9e38d4/embed`)
+  t.equal(embed.status, 200, 'with embed URLs from the broker')
+  const { player } = (await embed.json()) as { player: string }
+  t.match(await (await fetch(player)).text(), /data-vi-status="ready"/, "which the emulator's widget host shows")
   t.same(await run.stop('SIGINT'), [0, null], 'Ctrl-C stops both')
 })
