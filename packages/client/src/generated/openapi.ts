@@ -3486,7 +3486,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Get many tokens at once
+         * Get many tokens of the default account at once
          * @description Up to BATCH_MAX_ITEMS (here 100) token requests, each answered in its slot, in order, with the status and body its own GET would have had. Each item is authorised, rate limited and audited as a request of its own; duplicates share one mint. A fault in any item refuses the whole batch (400 INVALID_BATCH, naming the item).
          */
         post: {
@@ -3690,6 +3690,413 @@ export interface paths {
                                  * @enum {unknown}
                                  */
                                 code: "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "AUTH_NO_CALLER";
+                                message: string;
+                                /** @description Safe upstream facts, such as the error code ARM answered with */
+                                details?: {
+                                    code: string;
+                                    message: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description The body is larger than a batch of BATCH_MAX_ITEMS requests. Codes: BODY_TOO_LARGE */
+                413: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "error": {
+                         *         "code": "BODY_TOO_LARGE",
+                         *         "message": "The request body is larger than a batch of BATCH_MAX_ITEMS requests"
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code from the error catalogue (see ErrorCode)
+                                 * @enum {unknown}
+                                 */
+                                code: "BODY_TOO_LARGE";
+                                message: string;
+                                /** @description Safe upstream facts, such as the error code ARM answered with */
+                                details?: {
+                                    code: string;
+                                    message: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description The body is not application/json. Codes: UNSUPPORTED_MEDIA_TYPE */
+                415: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "error": {
+                         *         "code": "UNSUPPORTED_MEDIA_TYPE",
+                         *         "message": "The request body must be application/json"
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code from the error catalogue (see ErrorCode)
+                                 * @enum {unknown}
+                                 */
+                                code: "UNSUPPORTED_MEDIA_TYPE";
+                                message: string;
+                                /** @description Safe upstream facts, such as the error code ARM answered with */
+                                details?: {
+                                    code: string;
+                                    message: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description Over this caller's rate limit, or (for a token not cached) its mint budget, from the policy; retry after Retry-After seconds. Codes: RATE_LIMITED, MINT_BUDGET_EXCEEDED */
+                429: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "error": {
+                         *         "code": "RATE_LIMITED",
+                         *         "message": "Too many requests from this caller; retry later"
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code from the error catalogue (see ErrorCode)
+                                 * @enum {unknown}
+                                 */
+                                code: "RATE_LIMITED" | "MINT_BUDGET_EXCEEDED";
+                                message: string;
+                                /** @description Safe upstream facts, such as the error code ARM answered with */
+                                details?: {
+                                    code: string;
+                                    message: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description The broker cannot verify callers, cannot audit or is overloaded; retry after Retry-After seconds. Codes: JWKS_UNAVAILABLE, AUDIT_UNAVAILABLE, OVERLOADED */
+                503: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        /** @description Seconds to wait before retrying */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "error": {
+                         *         "code": "JWKS_UNAVAILABLE",
+                         *         "message": "The signing keys for caller tokens could not be fetched; retry later"
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code from the error catalogue (see ErrorCode)
+                                 * @enum {unknown}
+                                 */
+                                code: "JWKS_UNAVAILABLE" | "AUDIT_UNAVAILABLE" | "OVERLOADED";
+                                message: string;
+                                /** @description Safe upstream facts, such as the error code ARM answered with */
+                                details?: {
+                                    code: string;
+                                    message: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/{alias}/tokens/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get many tokens of the account of this alias at once
+         * @description Up to BATCH_MAX_ITEMS (here 100) token requests, each answered in its slot, in order, with the status and body its own GET would have had. Each item is authorised, rate limited and audited as a request of its own; duplicates share one mint. A fault in any item refuses the whole batch (400 INVALID_BATCH, naming the item).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description An account alias from the ACCOUNTS_FILE (^[a-z0-9][a-z0-9-]{0,62}$)
+                     * @example eu-prod
+                     */
+                    alias: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "requests": [
+                     *         {
+                     *           "scope": "video",
+                     *           "id": "07ec9e38d4"
+                     *         },
+                     *         {
+                     *           "scope": "project",
+                     *           "id": "07ec9e38d4"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description 1 to 100 (BATCH_MAX_ITEMS) */
+                        requests: {
+                            /** @enum {unknown} */
+                            scope: "account" | "project" | "video";
+                            /** @description The video or project id; none for account */
+                            id?: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Every item answered, each with its own status; a 200 says only that the batch was read */
+                200: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        /** @description Tokens must not be stored by intermediaries */
+                        "cache-control"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "batchId": "3b241101-e2bb-4255-8caf-4136c566a962",
+                         *       "results": [
+                         *         {
+                         *           "status": 200,
+                         *           "accessToken": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJTY29wZSI6IlZpZGVvIn0.c2lnbmF0dXJl",
+                         *           "scope": "Video",
+                         *           "videoId": "07ec9e38d4",
+                         *           "accountName": "contosto-azurevideoindexer",
+                         *           "expiresOn": "2026-11-27T13:00:00.000Z",
+                         *           "account": {
+                         *             "alias": "default",
+                         *             "accountName": "contosto-azurevideoindexer",
+                         *             "accountId": "462af7c5-d1f6-4b91-86e3-8bc5e8a61574",
+                         *             "location": "northeurope"
+                         *           },
+                         *           "embed": {
+                         *             "player": "https://www.videoindexer.ai/embed/player/462af7c5-d1f6-4b91-86e3-8bc5e8a61574/07ec9e38d4/?accessToken=eyJ0eXAi...&location=northeurope",
+                         *             "insights": "https://www.videoindexer.ai/embed/insights/462af7c5-d1f6-4b91-86e3-8bc5e8a61574/07ec9e38d4/?accessToken=eyJ0eXAi...&location=northeurope"
+                         *           }
+                         *         },
+                         *         {
+                         *           "status": 403,
+                         *           "error": {
+                         *             "code": "POLICY_DENIED",
+                         *             "message": "The caller is not allowed this scope or id"
+                         *           }
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: uuid
+                             * @description The batchId of this batch's audit records
+                             */
+                            batchId: string;
+                            /** @description One per request, in request order */
+                            results: ({
+                                /** @enum {number} */
+                                status: 200;
+                                /** @description Restricted viewer access token for Video Indexer (a JWT, about 1 hour of life) */
+                                accessToken: string;
+                                /**
+                                 * @description ARM's name of the token's scope
+                                 * @enum {unknown}
+                                 */
+                                scope: "Account" | "Project" | "Video";
+                                /** @description Present for Video scope */
+                                videoId?: string;
+                                /** @description Present for Project scope */
+                                projectId?: string;
+                                /** @description The Video Indexer account (its ARM resource name) */
+                                accountName: string;
+                                /**
+                                 * Format: date-time
+                                 * @description When the token expires (ISO-8601, UTC)
+                                 */
+                                expiresOn: string;
+                                /** @description The account, once the broker has read it from Azure (absent until then) */
+                                account?: {
+                                    /** @description The account's alias in the broker (default without ACCOUNTS_FILE) */
+                                    alias: string;
+                                    /** @description Its ARM resource name */
+                                    accountName: string;
+                                    /** @description Its Video Indexer account id (properties.accountId), for embed URLs */
+                                    accountId: string;
+                                    /** @description Its region in lower case, as the widgets take it (e.g. northeurope) */
+                                    location: string;
+                                };
+                                /** @description Video scope, once the account is read: the widget URLs (VI_WEB_BASE_URL/embed/...) */
+                                embed?: {
+                                    /** @description The player widget URL, with the token and location */
+                                    player: string;
+                                    /** @description The insights widget URL, with the token and location */
+                                    insights: string;
+                                };
+                            } | {
+                                /** @description The status the item's own request would have had */
+                                status: number;
+                                error: {
+                                    /**
+                                     * @description A code from the error catalogue: POLICY_DENIED, RATE_LIMITED, MINT_BUDGET_EXCEEDED, ARM_ERROR, ARM_THROTTLED, ARM_UNAVAILABLE, IDENTITY_UNAVAILABLE, ARM_TIMEOUT, INTERNAL_ERROR
+                                     * @enum {unknown}
+                                     */
+                                    code: "POLICY_DENIED" | "RATE_LIMITED" | "MINT_BUDGET_EXCEEDED" | "ARM_ERROR" | "ARM_THROTTLED" | "ARM_UNAVAILABLE" | "IDENTITY_UNAVAILABLE" | "ARM_TIMEOUT" | "INTERNAL_ERROR";
+                                    message: string;
+                                    details?: {
+                                        code: string;
+                                        message: string;
+                                    }[];
+                                };
+                                /** @description For 429 and 503 items: what the Retry-After header would have said */
+                                retryAfterSeconds?: number;
+                            })[];
+                        };
+                    };
+                };
+                /** @description The body is not a valid batch; the message names the first bad item. Codes: INVALID_BATCH, INVALID_REQUEST */
+                400: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "error": {
+                         *         "code": "INVALID_BATCH",
+                         *         "message": "The batch is not valid: {problem}"
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code from the error catalogue (see ErrorCode)
+                                 * @enum {unknown}
+                                 */
+                                code: "INVALID_BATCH" | "INVALID_REQUEST";
+                                message: string;
+                                /** @description Safe upstream facts, such as the error code ARM answered with */
+                                details?: {
+                                    code: string;
+                                    message: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description No valid caller JWT. Codes: AUTH_REQUIRED, AUTH_INVALID, AUTH_EXPIRED, AUTH_NO_CALLER */
+                401: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        "www-authenticate"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "error": {
+                         *         "code": "AUTH_REQUIRED",
+                         *         "message": "A bearer token is required in the Authorization header"
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code from the error catalogue (see ErrorCode)
+                                 * @enum {unknown}
+                                 */
+                                code: "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "AUTH_NO_CALLER";
+                                message: string;
+                                /** @description Safe upstream facts, such as the error code ARM answered with */
+                                details?: {
+                                    code: string;
+                                    message: string;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description No account of the broker has this alias. Codes: UNKNOWN_ACCOUNT */
+                404: {
+                    headers: {
+                        /** @description The request id, for tracing; echoes a well-formed incoming x-request-id */
+                        "x-request-id"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "error": {
+                         *         "code": "UNKNOWN_ACCOUNT",
+                         *         "message": "No account has this alias: see the broker's ACCOUNTS_FILE"
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            error: {
+                                /**
+                                 * @description A stable code from the error catalogue (see ErrorCode)
+                                 * @enum {unknown}
+                                 */
+                                code: "UNKNOWN_ACCOUNT";
                                 message: string;
                                 /** @description Safe upstream facts, such as the error code ARM answered with */
                                 details?: {
