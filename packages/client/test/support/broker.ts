@@ -1,7 +1,7 @@
 // A real broker on a loopback port, wired to the bundled emulator, for the client's tests.
 import type { Test } from 'tap'
 import { build, emulatorFor } from '../../../../test/helper.js'
-import type { Emulator } from '../../../../src/emulator/emulator.js'
+import type { Emulator, EmulatorOptions } from '../../../../src/emulator/emulator.js'
 
 export interface LiveBroker {
   url: string
@@ -12,9 +12,13 @@ export interface LiveBroker {
   secret(value: string): void
 }
 
-export async function liveBroker (t: Test, env: Record<string, string> = {}): Promise<LiveBroker> {
-  const emulator = await emulatorFor(t)
-  const broker = await build(t, { emulator, env })
+export async function liveBroker (
+  t: Test,
+  env: Record<string, string | undefined> = {},
+  options: { emulator?: EmulatorOptions; policy?: unknown } = {}
+): Promise<LiveBroker> {
+  const emulator = await emulatorFor(t, options.emulator)
+  const broker = await build(t, { emulator, env, ...(options.policy === undefined ? {} : { policy: options.policy }) })
   const url = await broker.app.listen({ port: 0, host: '127.0.0.1' })
   return {
     url,
