@@ -4,7 +4,9 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**', 'openapi/**']
+    ignores: [
+      '**/dist/**', 'coverage/**', '.tap/**', 'node_modules/**', 'openapi/**', 'packages/client/src/generated/**'
+    ]
   }),
   {
     rules: {

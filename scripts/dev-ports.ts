@@ -5,7 +5,7 @@ import { createServer } from 'node:net'
 export interface DevPort {
   /** What listens there, for the message. */
   use: string
-  variable: 'PORT' | 'EMULATOR_PORT' | 'EMULATOR_ARM_PORT'
+  variable: 'PORT' | 'EMULATOR_PORT' | 'EMULATOR_ARM_PORT' | 'BFF_PORT'
   port: number
 }
 
@@ -17,7 +17,8 @@ export function devPorts (env: Record<string, string | undefined>): DevPort[] {
       variable: 'EMULATOR_PORT',
       port: Number(env.EMULATOR_PORT ?? 8081)
     },
-    { use: "the emulator's ARM (HTTPS)", variable: 'EMULATOR_ARM_PORT', port: Number(env.EMULATOR_ARM_PORT ?? 8443) }
+    { use: "the emulator's ARM (HTTPS)", variable: 'EMULATOR_ARM_PORT', port: Number(env.EMULATOR_ARM_PORT ?? 8443) },
+    { use: 'the sample BFF page (examples/bff)', variable: 'BFF_PORT', port: Number(env.BFF_PORT ?? 8082) }
   ]
 }
 

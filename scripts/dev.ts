@@ -1,12 +1,15 @@
-// `npm run dev`: the bundled Azure emulator and the broker, wired together on embedded defaults.
+// `npm run dev`: the bundled Azure emulator and the broker, wired together on embedded defaults, and the sample BFF
+// page (examples/bff) calling the broker through the client.
 import { randomBytes } from 'node:crypto'
+import { createBrokerClient } from '@vi-token-broker/client'
+import { buildBff, SAMPLE_VIDEOS } from '../examples/bff/src/app.js'
 import { startEmulator } from '../src/emulator/emulator.js'
 import { startBrokerProcess } from './broker-process.js'
 import { type DevPort, describePorts, devPorts, portTakenMessage, takenPort } from './dev-ports.js'
 
 const SAMPLE_CALLERS = ['portal-bff', 'admin-bff', 'unlisted-bff']
 const ports = devPorts(process.env)
-const [brokerPort, emulatorPort, armPort] = ports as [DevPort, DevPort, DevPort]
+const [brokerPort, emulatorPort, armPort, bffPort] = ports as [DevPort, DevPort, DevPort, DevPort]
 
 // A port in use is a message naming the variable to change, not a stack trace.
 const taken = await takenPort(ports, '127.0.0.1')
@@ -34,10 +37,21 @@ const broker = await startBrokerProcess({
   stderr: 'inherit'
 })
 
+// The sample BFF is the portal-bff caller; its JWT is minted again when the broker refuses it (after an hour).
+let bffJwt: Promise<string> | undefined
+const client = createBrokerClient({
+  baseUrl: broker.url,
+  credential: ({ forceRefresh }) => {
+    if (forceRefresh || !bffJwt) bffJwt = emulator.mintCallerToken('portal-bff')
+    return bffJwt
+  }
+})
+const bff = await buildBff({ broker: client, videos: SAMPLE_VIDEOS })
 let stopping = false
 async function shutdown (code: number): Promise<void> {
   if (stopping) return
   stopping = true
+  await bff.close()
   await broker.stop()
   await emulator.close()
   process.exit(code)
@@ -51,6 +65,7 @@ void broker.exited.then(([code]) => {
 })
 
 await broker.ready()
+const bffUrl = await bff.listen({ host: '127.0.0.1', port: bffPort.port })
 const curls = await Promise.all(
   SAMPLE_CALLERS.map(async (caller) => {
     const token = await emulator.mintCallerToken(caller)
@@ -63,6 +78,7 @@ process.stdout.write(
     '',
     `vi-token-broker is running at ${broker.url}`,
     `Swagger UI:   ${broker.url}/docs`,
+    `Sample BFF page (player and insights of sample videos): ${bffUrl}`,
     `Emulator admin API: ${emulator.adminUrl} (counters: curl ${emulator.adminUrl}/counters)`,
     `Widget host (VI_WEB_BASE_URL): ${emulator.webBaseUrl}; open a video token's embed.player URL in a browser`,
     'Try it (caller tokens are valid for 1 hour; `npm run token -- <caller>` mints more):',
