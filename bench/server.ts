@@ -111,18 +111,25 @@ async function startBroker (): Promise<void> {
     logStream.close()
   }
 
-  const callerTokens: string[] = []
-  // Entra-shaped tokens in JWKS mode, for the issuer and audience the bench configures.
-  const entraShaped = { expiresInSeconds: 3600, claims: { iss: ISSUER, aud: AUDIENCE } }
-  for (let i = 0; i < CALLER_COUNT; i++) {
-    callerTokens.push(
-      args.auth === 'jwks'
-        ? await emulator.mintCallerToken(callerName(i), entraShaped)
-        : await hs256CallerToken(callerName(i))
-    )
+  // Entra-shaped tokens in JWKS mode, for the issuer and audience the bench configures. On a fake clock they
+  // are minted at its time, so a part that replays a day asks for new ones as it goes (caller-tokens); they
+  // live 12 hours (within AUTH_MAX_TOKEN_LIFETIME_SECONDS), so that a renewal every few simulated hours keeps up.
+  const entraShaped = { expiresInSeconds: 12 * 3600, claims: { iss: ISSUER, aud: AUDIENCE } }
+  const mintCallerTokens = async () => {
+    const tokens: string[] = []
+    for (let i = 0; i < CALLER_COUNT; i++) {
+      tokens.push(
+        args.auth === 'jwks'
+          ? await emulator.mintCallerToken(callerName(i), entraShaped)
+          : await hs256CallerToken(callerName(i))
+      )
+    }
+    return tokens
   }
+  const callerTokens = await mintCallerTokens()
 
   handlers.counters = async () => emulator.counters()
+  handlers['caller-tokens'] = mintCallerTokens
   handlers.exports = async () => collector?.exports() ?? { requests: 0, bytes: 0 }
   handlers.reset = async () => emulator.reset()
   handlers.fault = async (message) => emulator.setFault('arm', (message.fault as Fault | null) ?? null)

@@ -70,7 +70,7 @@ async function oneDay (context: BenchContext, refreshAheadSeconds: number): Prom
     // The broker's own identity token must outlive the simulated day (its refresh runs on real time).
     identityTokenLifetimeSeconds: 40 * DAY_S
   })
-  const tokens = broker.callerTokens
+  let tokens = broker.callerTokens
   const speedup = DAY_S / P.dayRealS
   const realRate = P.simRate * speedup
   const sample = zipfSampler(DISTINCT_IDS, ZIPF_S, mulberry32(7))
@@ -80,27 +80,36 @@ async function oneDay (context: BenchContext, refreshAheadSeconds: number): Prom
     const clock = await broker.call<{ realStart: number; fakeStart: number; speedup: number }>('start-clock', {
       speedup
     })
-    const result = await autocannon({
-      url: broker.url,
-      connections: tokens.length, // one connection per caller
-      overallRate: Math.round(realRate),
-      duration: P.dayRealS,
-      requests: [
-        {
-          setupRequest: (request, context) => {
-            const ctx = context as { caller?: number }
-            ctx.caller ??= nextCaller++ % tokens.length
-            const rank = sample()
-            touches.push([fakeTimeAt(performance.timeOrigin + performance.now(), clock), rank])
-            return {
-              ...request,
-              path: `/tokens/video/${videoIdOf(rank)}`,
-              headers: { authorization: `Bearer ${tokens[ctx.caller]}` }
+    // The callers' JWTs live 12 hours of simulated time: the bench gets new ones every 3 hours, as BFFs renew theirs.
+    const renewal = setInterval(() => {
+      broker.call<string[]>('caller-tokens').then((fresh) => (tokens = fresh), () => undefined)
+    }, (3 * 3_600 * 1_000) / speedup)
+    let result: autocannon.Result
+    try {
+      result = await autocannon({
+        url: broker.url,
+        connections: tokens.length, // one connection per caller
+        overallRate: Math.round(realRate),
+        duration: P.dayRealS,
+        requests: [
+          {
+            setupRequest: (request, context) => {
+              const ctx = context as { caller?: number }
+              ctx.caller ??= nextCaller++ % tokens.length
+              const rank = sample()
+              touches.push([fakeTimeAt(performance.timeOrigin + performance.now(), clock), rank])
+              return {
+                ...request,
+                path: `/tokens/video/${videoIdOf(rank)}`,
+                headers: { authorization: `Bearer ${tokens[ctx.caller]}` }
+              }
             }
           }
-        }
-      ]
-    })
+        ]
+      })
+    } finally {
+      clearInterval(renewal)
+    }
     const counters = await broker.call<Counters>('counters')
     const armCalls = counters.arm.generateRestrictedViewerAccessToken
     const { ideal, optimum } = ideals(touches, clock.fakeStart)
