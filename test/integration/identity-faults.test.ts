@@ -3,6 +3,8 @@ import t from 'tap'
 import { build, emulatorFor } from '../helper.js'
 
 const emulator = await emulatorFor(t)
+// Before the broker starts: its startup Accounts_Get read would otherwise get (and cache) an identity token.
+emulator.setFault('identity', { status: 500 })
 const broker = await build(t, { emulator, env: { ARM_TIMEOUT_MS: '1500' } })
 const baseUrl = await broker.app.listen({ port: 0, host: '127.0.0.1' })
 const portal = await emulator.mintCallerToken('portal-bff')
@@ -16,7 +18,6 @@ async function get (path: string) {
 }
 
 t.test('a failing identity endpoint gives 503 IDENTITY_UNAVAILABLE and ARM is never called', async (t) => {
-  emulator.setFault('identity', { status: 500 })
   const response = await get('/tokens/video/abc')
   t.equal(response.status, 503)
   t.equal(response.body.error.code, 'IDENTITY_UNAVAILABLE')
