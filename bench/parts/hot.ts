@@ -8,7 +8,8 @@ import { getJson, load, type LoadResult } from '../http.js'
 import type { BenchContext } from '../results.js'
 import { startServer, type BenchServer } from '../server-ipc.js'
 
-const settings = (smoke: boolean) =>
+/** 32 connections, closed loop; the tracing part measures its hot path the same way. */
+export const hotPathSettings = (smoke: boolean) =>
   smoke
     ? { connections: 32, warmupS: 0.5, durationS: 1, rounds: 1 }
     : { connections: 32, warmupS: 2, durationS: 4, rounds: 3 }
@@ -63,7 +64,7 @@ function summary (list: LoadResult[]): HotTarget {
 }
 
 export async function hotPath (context: BenchContext, auth: 'hs256' | 'jwks'): Promise<HotPathResult> {
-  const P = settings(context.smoke)
+  const P = hotPathSettings(context.smoke)
   const logFile = join(context.work, `hot-${auth}.log`)
   const servers: BenchServer[] = []
   const start = async (args: ServerArgs) => {

@@ -4,12 +4,8 @@
 import { log, median, round } from '../common.js'
 import { getJson, load, type LoadResult } from '../http.js'
 import type { BenchContext } from '../results.js'
+import { hotPathSettings } from './hot.js'
 import { startServer, type BenchServer } from '../server-ipc.js'
-
-const settings = (smoke: boolean) =>
-  smoke
-    ? { connections: 32, warmupS: 0.5, durationS: 1, rounds: 1 }
-    : { connections: 32, warmupS: 2, durationS: 4, rounds: 3 }
 
 export interface TracingTarget {
   /** 2xx answers per second, median of the rounds. */
@@ -43,7 +39,7 @@ function summary (list: LoadResult[]): TracingTarget {
 }
 
 export async function tracing (context: BenchContext): Promise<TracingResult> {
-  const P = settings(context.smoke)
+  const P = hotPathSettings(context.smoke)
   const servers: BenchServer[] = []
   try {
     for (const traced of [false, true]) {

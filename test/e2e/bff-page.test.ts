@@ -1,13 +1,11 @@
 // The sample BFF page in a real browser (Debian's chromium through playwright-core): pick a video, and the player
 // and insights widgets of the emulator's widget host report ready; no caller JWT ever reaches the browser.
 import { existsSync } from 'node:fs'
-import { chromium } from 'playwright-core'
 import t from 'tap'
 import { SAMPLE_VIDEOS } from '../../examples/bff/src/app.js'
 import { liveBroker } from '../../packages/client/test/support/broker.js'
 import { liveBff } from '../support/bff.js'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+import { CHROMIUM, launchChromium } from '../support/browser.js'
 
 if (!existsSync(CHROMIUM)) {
   // .ci/run installs chromium and requires this test; a developer machine without it skips it.
@@ -15,17 +13,7 @@ if (!existsSync(CHROMIUM)) {
   else t.test('the BFF page in a browser', { skip: `no chromium at ${CHROMIUM} (apt-get install chromium)` }, () => {})
 } else {
   const bff = await liveBff(t, await liveBroker(t))
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run'
-    ]
-  })
+  const browser = await launchChromium()
   t.teardown(() => browser.close())
   const context = await browser.newContext()
   const page = await context.newPage()

@@ -1,11 +1,9 @@
 // Mint budgets across a fleet: two brokers (replicas) sharing one Redis and one emulator. A caller over
 // its budget is refused new tokens and still served cached ones; other callers are unaffected.
 import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { build, emulatorFor, type Built } from '../helper.js'
-import { missingRedis, startRedis } from '../support/redis-server.js'
+import { missingRedis, replicaRedis, startRedis } from '../support/redis-server.js'
 
 if (!missingRedis(t)) await main()
 
@@ -27,10 +25,7 @@ async function main (): Promise<void> {
     OVERLOAD_TARGET_DELAY_MS: '0'
   }
   async function replica (): Promise<Built> {
-    const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false })
-    redis.on('error', () => {})
-    t.teardown(() => redis.disconnect())
-    for (let i = 0; i < 100 && redis.status !== 'ready'; i++) await sleep(20)
+    const redis = await replicaRedis(t, redisServer.url)
     return build(t, { emulator, env, redis, policy })
   }
   const [a, b] = [await replica(), await replica()] as [Built, Built]

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import { startRedisProcess, type RedisProcess } from '../../scripts/redis-process.js'
 
@@ -19,5 +21,17 @@ export function missingRedis (t: Test): boolean {
 export async function startRedis (t: Test): Promise<RedisServer> {
   const redis = await startRedisProcess()
   t.teardown(redis.kill)
+  return redis
+}
+
+/**
+ * A client for one broker replica, as src/server.ts makes it: no retries or offline queue, so a command
+ * fails at once while Redis is away. Waits (up to 2 s) until it is connected; disconnected at teardown.
+ */
+export async function replicaRedis (t: Test, url: string): Promise<Redis> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false })
+  redis.on('error', () => {})
+  t.teardown(() => redis.disconnect())
+  for (let i = 0; i < 100 && redis.status !== 'ready'; i++) await sleep(20)
   return redis
 }
