@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
 import type { AccountMetadataStore, KnownMetadata } from '../account-metadata.js'
 import type { Accounts } from '../accounts.js'
 import { callerOf } from '../caller.js'
@@ -6,7 +7,7 @@ import { brokerError } from '../errors.js'
 import { embedUrl } from '../embed.js'
 import type { Policy } from '../policy.js'
 import { ARM_SCOPE_NAMES, type Scope } from '../scope.js'
-import type { CacheResult, TokenCache } from '../token-cache.js'
+import type { CachedToken, CacheResult, TokenCache } from '../token-cache.js'
 import type { Account } from '../token-source.js'
 
 export interface IssueOptions {
@@ -50,11 +51,22 @@ export interface TokenBody {
 }
 
 /**
+ * How many token answers are kept as JSON: the hottest tokens'. A repeat hit then skips building its two
+ * widget URLs and serializing three copies of the token, most of a cache hit's own work (CPU profile of
+ * the bench's hot path). Bounded, so it costs a fixed few hundred KiB however many tokens are cached.
+ */
+const SERIALIZED_ANSWERS = 256
+
+/**
  * The policy decides for this caller, scope, id and account; then the cache (or ARM) answers. A token
  * route and each item of a batch go through issue(); the embed routes use its steps.
  */
 export function createIssuer (options: IssueOptions) {
   const { accounts, policy, tokens, metadata, webBaseUrl } = options
+  // Keyed by the cached token itself: a refreshed token is a new object, so a stale answer is never found.
+  const serialized = new LRUCache<CachedToken, { known: KnownMetadata | undefined; json: string }>({
+    max: SERIALIZED_ANSWERS
+  })
   const issuer = {
     /** The request's account (404 UNKNOWN_ACCOUNT for an alias that names none). */
     accountOf: (request: FastifyRequest): Account => accountOf(request, accounts()),
@@ -87,6 +99,17 @@ export function createIssuer (options: IssueOptions) {
       const account = issuer.authorise(request, scope, id)
       const issued = await issuer.mint(request, account, scope, id)
       return { result: issued.result, body: tokenBody(scope, id, issued, webBaseUrl) }
+    },
+    /** issue(), with the answer as JSON text, the same for every request of one token and metadata. */
+    async issueJson (request: FastifyRequest, scope: Scope, id: string | undefined): Promise<string> {
+      const account = issuer.authorise(request, scope, id)
+      const issued = await issuer.mint(request, account, scope, id)
+      const { token } = issued.result
+      const kept = serialized.get(token)
+      if (kept !== undefined && kept.known === issued.metadata) return kept.json
+      const json = JSON.stringify(tokenBody(scope, id, issued, webBaseUrl))
+      serialized.set(token, { known: issued.metadata, json })
+      return json
     }
   }
   return issuer

@@ -61,9 +61,10 @@ export default async function tokenRoutes (parent: FastifyInstance, options: { i
   const { issuer } = options
 
   async function issue (request: FastifyRequest, reply: FastifyReply, scope: Scope, id: string | undefined) {
-    const { body } = await issuer.issue(request, scope, id)
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    return body
+    const json = await issuer.issueJson(request, scope, id)
+    // JSON text with its type is sent as it is: the response schema documents the answer here.
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json; charset=utf-8')
+    return json
   }
 
   for (const base of ACCOUNT_BASES) {

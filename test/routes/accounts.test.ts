@@ -150,3 +150,21 @@ t.test('a broker that watches its files re-reads ACCOUNTS_FILE when it changes',
   }
   t.equal(status, 200, 'the new alias is served without a SIGHUP')
 })
+
+t.test('a token cached before Accounts_Get answers gains its account fields and embed URLs once it does', async (t) => {
+  // Ten failed reads first, retried after 1, 2, 4 … ms (halved at most by jitter): at least a quarter second.
+  const { request, portal, ops } = await setup(t, 10)
+  const before = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
+  t.equal(before.statusCode, 200)
+  t.notOk('embed' in before.json(), 'no embed URLs yet')
+  for (let i = 0; i < 200; i++) {
+    const status = await request({ url: '/status', token: ops })
+    if (status.json().accounts.every((a: { metadata: unknown }) => a.metadata !== null)) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  const after = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
+  t.equal(after.json().accessToken, before.json().accessToken, 'the same cached token')
+  t.match(after.json(), { account: { alias: 'us', accountId: FAKE_ACCOUNT.accountId, location: 'northeurope' } })
+  t.match(after.json().embed.player, /\/embed\/player\/.+\/v1\/\?accessToken=.+&location=northeurope$/)
+  t.equal(after.headers['content-type'], 'application/json; charset=utf-8')
+})
