@@ -1,8 +1,10 @@
 /**
  * Decides what share of requests to shed from the event loop's lag, the time a request arriving now
- * waits before the loop can handle it. In the manner of CoDel, only a delay that stands for two
- * control intervals in a row counts, so one slow tick (a GC pause, a descheduled process) never sheds
- * and a busy loop that turns around quickly never does. In the manner of PIE, the share shed moves
+ * waits before the loop can handle it. In the manner of CoDel, the delay that counts is the lowest lag
+ * seen over two control intervals: a queue that stands makes every probe late, while stalls between
+ * prompt turns do not (a GC pause, a descheduled process, or a CPU quota that freezes the process for
+ * most of each CFS period and then lets it run). So a busy loop that turns around quickly never sheds,
+ * even at its CPU limit. In the manner of PIE, the share shed moves
  * each interval in proportion to how far that delay is over the target: it rises while callers wait
  * too long and falls back to zero within a few intervals once they no longer do.
  */
@@ -16,7 +18,7 @@ export interface ShedderOptions {
 }
 
 export interface ShedderState {
-  /** The standing delay: the lower mean lag of the last two intervals. */
+  /** The standing delay: the lowest lag of the last two intervals. */
   delayMs: number
   probability: number
 }
@@ -37,19 +39,16 @@ export const MAX_SHED_PROBABILITY = 0.95
 export function createShedder (options: ShedderOptions): Shedder {
   const { targetDelayMs, intervalMs, random = Math.random } = options
   let startedAt: number | undefined
-  let sum = 0
-  let count = 0
-  let previousMean = 0
+  let lowest = Number.POSITIVE_INFINITY
+  let previousLowest = 0
   let state: ShedderState = { delayMs: 0, probability: 0 }
 
   function close (now: number): void {
-    const mean = sum / count
-    const delayMs = Math.min(mean, previousMean)
+    const delayMs = Math.min(lowest, previousLowest)
     const probability = state.probability + (GAIN * (delayMs - targetDelayMs)) / targetDelayMs
     state = { delayMs, probability: Math.min(MAX_SHED_PROBABILITY, Math.max(0, probability)) }
-    previousMean = mean
-    sum = 0
-    count = 0
+    previousLowest = lowest
+    lowest = Number.POSITIVE_INFINITY
     startedAt = now
     options.onInterval(state)
   }
@@ -57,8 +56,7 @@ export function createShedder (options: ShedderOptions): Shedder {
   return {
     observe (now, lagMs) {
       startedAt ??= now
-      sum += Math.max(0, lagMs)
-      count++
+      lowest = Math.min(lowest, Math.max(0, lagMs))
       if (now - startedAt >= intervalMs) close(now)
     },
     shed: () => state.probability > 0 && random() < state.probability,

@@ -74,7 +74,7 @@ t.test('defaults', async (t) => {
     shutdown: { delayMs: 5_000, timeoutMs: 10_000 },
     docsEnabled: true,
     metricsPort: undefined,
-    overload: { targetDelayMs: 50, intervalMs: 100 },
+    overload: { targetDelayMs: 250, intervalMs: 100 },
     headersTimeoutMs: 10_000,
     redis: undefined,
     tracing: undefined,

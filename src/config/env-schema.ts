@@ -92,7 +92,7 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Milliseconds(10_000, 100),
 
   DOCS_ENABLED: Type.Enum(['true', 'false'], { default: 'true' }),
-  OVERLOAD_TARGET_DELAY_MS: Type.Integer({ minimum: 0, maximum: 10_000, default: 50 }),
+  OVERLOAD_TARGET_DELAY_MS: Type.Integer({ minimum: 0, maximum: 10_000, default: 250 }),
   OVERLOAD_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 10_000, default: 100 }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
 

@@ -51,8 +51,6 @@ export interface CallerRoutesOptions {
 export default async function callerRoutes (app: FastifyInstance, options: CallerRoutesOptions) {
   const { accounts, policy, tokens } = options
 
-  // Shed load before doing work when the event loop is saturated; health checks are outside this scope.
-  await app.register(loadShedding, options.overload)
   await app.register(auditTrail, {
     auditor: options.auditor,
     accounts,
@@ -62,6 +60,11 @@ export default async function callerRoutes (app: FastifyInstance, options: Calle
     tracing: options.tracing
   })
   app.addHook('onRequest', app.authenticate)
+  // Shed while requests wait too long, before any other work; health checks are outside this scope. After
+  // authentication, which for a caller's repeat JWT is one lookup: a shed caller keeps its connection (a
+  // client refused before it is authenticated loses it, and reconnecting costs an overloaded broker more
+  // than the answer did), and its record names it.
+  await app.register(loadShedding, options.overload)
   // After authentication, so each caller has its own budget from the policy and one cannot starve another.
   await app.register(rateLimit, {
     hook: 'preValidation',

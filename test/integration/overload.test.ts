@@ -23,7 +23,7 @@ async function listening (t: Parameters<typeof build>[0]) {
 t.test('a busy broker answering quickly sheds nothing: 64 keep-alive connections, one cached token', async (t) => {
   const { url, token, logs } = await listening(t)
   // The premise, "answering quickly", is checked independently of the shedder: Node's own event-loop
-  // delay histogram must show 99% of the loop's turns within the default target (50 ms). A machine
+  // delay histogram must show 99% of the loop's turns within the default target (250 ms). A machine
   // shared with other work can stall the broker for longer (its callers then really do wait, and
   // shedding is right), so rounds are run until one meets the premise; in that round nothing is shed.
   // (The utilization-based shedder shed 85% of such a round.)
@@ -53,18 +53,18 @@ t.test('a busy broker answering quickly sheds nothing: 64 keep-alive connections
     t.equal(result.errors, 0)
     const others = logs.audits.filter((a) => a.status !== 200 && a.code !== 'OVERLOADED').length
     t.equal(others, 0, 'every answer other than a token was OVERLOADED')
-    if (loopP99Ms < 50) {
+    if (loopP99Ms < 250) {
       conclusive = true
       t.equal(shed, 0, `round ${round}: the loop answered within the target: 0 OVERLOADED`)
     }
   }
-  if (!conclusive) t.comment('this machine stalled the broker over 50 ms in every round: the premise never held')
+  if (!conclusive) t.comment('this machine stalled the broker over 250 ms in every round: the premise never held')
 })
 
 /** Token requests on 8 keep-alive connections until stopped; each answer is kept with its time. */
 function steadyLoad (url: string, token: string) {
   const agent = new Agent({ keepAlive: true, maxSockets: 8 })
-  const answers: Array<{ at: number; status: number; code: string | undefined }> = []
+  const answers: Array<{ at: number; status: number; code: string | undefined; close: boolean }> = []
   const state = { running: true }
   const one = () =>
     new Promise<void>((resolve) => {
@@ -75,7 +75,8 @@ function steadyLoad (url: string, token: string) {
         res.on('data', (chunk: string) => (body += chunk))
         res.on('end', () => {
           const code = res.statusCode === 200 ? undefined : (JSON.parse(body) as { error: { code: string } }).error.code
-          answers.push({ at: performance.now(), status: res.statusCode ?? 0, code })
+          const close = res.headers.connection === 'close'
+          answers.push({ at: performance.now(), status: res.statusCode ?? 0, code, close })
           resolve()
         })
       })
@@ -95,7 +96,10 @@ function steadyLoad (url: string, token: string) {
   }
 }
 
-/** Blocks the event loop for blockMs out of every periodMs, as a CPU-starved or hogged process would be. */
+/**
+ * Blocks the event loop for blockMs out of every periodMs, as a hogged process would be. With blockMs equal to
+ * periodMs no turn of the loop is prompt: every request waits behind the hog, as behind a standing queue.
+ */
 function cpuHog (blockMs: number, periodMs: number) {
   const timer = setInterval(() => {
     const end = performance.now() + blockMs
@@ -112,7 +116,7 @@ t.test('a genuinely slow event loop sheds token requests, health checks still an
   const { url, token } = await listening(t)
   const load = steadyLoad(url, token)
   await sleep(500)
-  const stopHog = cpuHog(150, 160)
+  const stopHog = cpuHog(400, 400)
   await sleep(2_000)
   const health = await fetch(`${url}/healthz`)
   t.equal(health.status, 200, 'the liveness check is never shed')
@@ -124,6 +128,7 @@ t.test('a genuinely slow event loop sheds token requests, health checks still an
   const before = load.answers.filter((a) => a.at < stoppedAt)
   const shed = before.filter((a) => a.code === 'OVERLOADED')
   t.ok(shed.length > 0, `shed while the loop was slow (${shed.length} of ${before.length})`)
+  t.equal(shed.filter((a) => a.close).length, 0, 'a shed caller keeps its connection: reconnecting costs more')
   t.same(
     [...new Set(load.answers.map((a) => a.code ?? String(a.status)))].sort(),
     ['200', 'OVERLOADED'],
