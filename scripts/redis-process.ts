@@ -25,8 +25,11 @@ export async function startRedisProcess (): Promise<RedisProcess> {
         output += chunk.toString()
         if (output.includes('Ready to accept connections')) resolve()
       })
-      /* c8 ignore next: redis-server failing to start (a port taken meanwhile) fails the run that needed it */
+      /* c8 ignore next 4: redis-server failing to start (a port taken meanwhile, or not installed) fails the run */
       started.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)))
+      started.once('error', (error) =>
+        reject(new Error(`redis-server could not start (${error.message}); on Debian: apt-get install redis-server`))
+      )
     })
   }
   const kill = async () => {

@@ -16,7 +16,7 @@ export interface LoadSheddingOptions {
 const PROBE_MS = 10
 
 /**
- * Sheds a share of this scope's requests with 503 OVERLOADED, before any work is done for them, while
+ * Sheds a share of this scope's requests with 503 OVERLOADED, before any work but authentication, while
  * requests wait too long for the event loop (see src/shedder.ts). The wait is measured by a probe timer:
  * how late it fires is how long a request arriving at that moment waited for the loop. (Not
  * monitorEventLoopDelay: it records the interval between its firings and drops the first one after a
