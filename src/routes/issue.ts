@@ -64,7 +64,8 @@ const SERIALIZED_ANSWERS = 256
 export function createIssuer (options: IssueOptions) {
   const { accounts, policy, tokens, metadata, webBaseUrl } = options
   // Keyed by the cached token itself: a refreshed token is a new object, so a stale answer is never found.
-  const serialized = new LRUCache<CachedToken, { known: KnownMetadata | undefined; json: string }>({
+  // The account (its alias, after a reload) and its metadata are checked too.
+  const serialized = new LRUCache<CachedToken, { account: Account; known: KnownMetadata | undefined; json: string }>({
     max: SERIALIZED_ANSWERS
   })
   const issuer = {
@@ -106,9 +107,9 @@ export function createIssuer (options: IssueOptions) {
       const issued = await issuer.mint(request, account, scope, id)
       const { token } = issued.result
       const kept = serialized.get(token)
-      if (kept !== undefined && kept.known === issued.metadata) return kept.json
+      if (kept !== undefined && kept.account === account && kept.known === issued.metadata) return kept.json
       const json = JSON.stringify(tokenBody(scope, id, issued, webBaseUrl))
-      serialized.set(token, { known: issued.metadata, json })
+      serialized.set(token, { account, known: issued.metadata, json })
       return json
     }
   }

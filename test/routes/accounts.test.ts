@@ -168,3 +168,19 @@ t.test('a token cached before Accounts_Get answers gains its account fields and 
   t.match(after.json().embed.player, /\/embed\/player\/.+\/v1\/\?accessToken=.+&location=northeurope$/)
   t.equal(after.headers['content-type'], 'application/json; charset=utf-8')
 })
+
+t.test('an alias renamed by a reload answers with its new name, from the same cached token', async (t) => {
+  const { request, app, portal, ops, file } = await setup(t)
+  for (let i = 0; i < 200; i++) {
+    const status = await request({ url: '/status', token: ops })
+    if (status.json().accounts.every((a: { metadata: unknown }) => a.metadata !== null)) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  const before = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
+  t.match(before.json(), { account: { alias: 'us' } })
+  await writeFile(file, JSON.stringify({ default: 'eu', accounts: { eu: entry('vi-eu'), na: entry('vi-us') } }))
+  await app.reloadPolicy('SIGHUP')
+  const after = await request({ url: '/accounts/na/tokens/video/v1', token: portal })
+  t.equal(after.json().accessToken, before.json().accessToken, 'the same account, so the same cached token')
+  t.match(after.json(), { accountName: 'vi-us', account: { alias: 'na' } })
+})
