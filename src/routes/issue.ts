@@ -53,7 +53,8 @@ export interface TokenBody {
 /**
  * How many token answers are kept as JSON: the hottest tokens'. A repeat hit then skips building its two
  * widget URLs and serializing three copies of the token, most of a cache hit's own work (CPU profile of
- * the bench's hot path). Bounded, so it costs a fixed few hundred KiB however many tokens are cached.
+ * the bench's hot path). Bounded, so it costs about a MiB at most (a Video answer is 4.4 KB) however many
+ * tokens are cached.
  */
 const SERIALIZED_ANSWERS = 256
 
@@ -95,17 +96,18 @@ export function createIssuer (options: IssueOptions) {
       return { account, result, metadata: metadata.get(account) }
     },
     metadataOf: (account: Account) => metadata.get(account),
-    /** Authorises, then mints (or reads the cache), and answers with the token's fields. */
+    /** Authorises, then mints (or reads the cache). */
+    authorisedMint: (request: FastifyRequest, scope: Scope, id: string | undefined): Promise<Issued> =>
+      issuer.mint(request, issuer.authorise(request, scope, id), scope, id),
+    /** authorisedMint(), answered with the token's fields. */
     async issue (request: FastifyRequest, scope: Scope, id: string | undefined) {
-      const account = issuer.authorise(request, scope, id)
-      const issued = await issuer.mint(request, account, scope, id)
+      const issued = await issuer.authorisedMint(request, scope, id)
       return { result: issued.result, body: tokenBody(scope, id, issued, webBaseUrl) }
     },
-    /** issue(), with the answer as JSON text, the same for every request of one token and metadata. */
+    /** issue(), with the answer as JSON text, the same for every request of one token, account and metadata. */
     async issueJson (request: FastifyRequest, scope: Scope, id: string | undefined): Promise<string> {
-      const account = issuer.authorise(request, scope, id)
-      const issued = await issuer.mint(request, account, scope, id)
-      const { token } = issued.result
+      const issued = await issuer.authorisedMint(request, scope, id)
+      const { account, result: { token } } = issued
       const kept = serialized.get(token)
       if (kept !== undefined && kept.account === account && kept.known === issued.metadata) return kept.json
       const json = JSON.stringify(tokenBody(scope, id, issued, webBaseUrl))

@@ -49,6 +49,17 @@ async function setup (t: Parameters<typeof build>[0], failures = 0, watch = fals
   return { ...built, file, portal: await callerToken('portal-bff'), ops: await callerToken('ops-bff') }
 }
 
+type Setup = Awaited<ReturnType<typeof setup>>
+
+/** Polls /status until every account's Accounts_Get has answered (5 s at most). */
+async function metadataRead (request: Setup['request'], ops: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const status = await request({ url: '/status', token: ops })
+    if (status.json().accounts.every((a: { metadata: unknown }) => a.metadata !== null)) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
 t.test('until Accounts_Get answers: no account fields, embed URLs 503, failed reads counted', async (t) => {
   const { request, app, portal, ops } = await setup(t, 1_000_000)
   const token = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
@@ -70,11 +81,8 @@ t.test('until Accounts_Get answers: no account fields, embed URLs 503, failed re
 
 t.test('once read: /status shows each account id, location and age; eviction and explain per alias', async (t) => {
   const { request, app, portal, ops, file } = await setup(t, 2)
-  let status = await request({ url: '/status', token: ops })
-  for (let i = 0; i < 200 && status.json().accounts.some((a: { metadata: unknown }) => a.metadata === null); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 25))
-    status = await request({ url: '/status', token: ops })
-  }
+  await metadataRead(request, ops)
+  const status = await request({ url: '/status', token: ops })
   t.match(status.json().accounts, [
     { alias: 'eu', metadata: { accountId: FAKE_ACCOUNT.accountId, location: 'northeurope' }, failedReads: 0 },
     { alias: 'us', metadata: { accountId: FAKE_ACCOUNT.accountId, location: 'northeurope' } }
@@ -109,11 +117,7 @@ t.test('once read: /status shows each account id, location and age; eviction and
 
 t.test('a batch of an alias: its items are of that account, with its fields and embed URLs', async (t) => {
   const { request, logs, portal, ops } = await setup(t)
-  for (let i = 0; i < 200; i++) {
-    const status = await request({ url: '/status', token: ops })
-    if (status.json().accounts.every((a: { metadata: unknown }) => a.metadata !== null)) break
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
+  await metadataRead(request, ops)
   const post = (url: string) =>
     request({
       method: 'POST',
@@ -157,11 +161,7 @@ t.test('a token cached before Accounts_Get answers gains its account fields and 
   const before = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
   t.equal(before.statusCode, 200)
   t.notOk('embed' in before.json(), 'no embed URLs yet')
-  for (let i = 0; i < 200; i++) {
-    const status = await request({ url: '/status', token: ops })
-    if (status.json().accounts.every((a: { metadata: unknown }) => a.metadata !== null)) break
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
+  await metadataRead(request, ops)
   const after = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
   t.equal(after.json().accessToken, before.json().accessToken, 'the same cached token')
   t.match(after.json(), { account: { alias: 'us', accountId: FAKE_ACCOUNT.accountId, location: 'northeurope' } })
@@ -171,11 +171,7 @@ t.test('a token cached before Accounts_Get answers gains its account fields and 
 
 t.test('an alias renamed by a reload answers with its new name, from the same cached token', async (t) => {
   const { request, app, portal, ops, file } = await setup(t)
-  for (let i = 0; i < 200; i++) {
-    const status = await request({ url: '/status', token: ops })
-    if (status.json().accounts.every((a: { metadata: unknown }) => a.metadata !== null)) break
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
+  await metadataRead(request, ops)
   const before = await request({ url: '/accounts/us/tokens/video/v1', token: portal })
   t.match(before.json(), { account: { alias: 'us' } })
   await writeFile(file, JSON.stringify({ default: 'eu', accounts: { eu: entry('vi-eu'), na: entry('vi-us') } }))
